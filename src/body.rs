@@ -1,0 +1,179 @@
+//! [`ResponseBody`]: the body of every response that goes through the layer.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Buf, Bytes};
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use crate::error::{BoxError, RangeBodyError};
+use crate::multipart::{Parts, Step};
+use crate::slice::Forward;
+
+pin_project! {
+    /// The body of a response from [`RangeService`](crate::RangeService).
+    ///
+    /// Either the inner body unchanged (for every response the layer does not range),
+    /// nothing (`416`, and `HEAD`), or the requested ranges cut from the inner body as
+    /// the client reads: the inner body is polled only when this body is, at most once
+    /// per poll, and it is dropped, not drained, as soon as the last requested byte
+    /// has gone out.
+    ///
+    /// Data comes out as [`Bytes`]; cutting a `Bytes` frame copies nothing. Errors are
+    /// boxed: the inner body's own, or a [`RangeBodyError`] when the inner body ends
+    /// before the bytes the headers promised. Inner trailers pass through untouched
+    /// bodies, and are dropped from ranged ones (a `206` ends with its last range).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http_body::Body;
+    /// use http_body_util::Full;
+    /// use tower_range::ResponseBody;
+    ///
+    /// fn assert_body<B: Body<Data = Bytes> + Send + Sync + Unpin>(_: &B) {}
+    /// # fn check(body: &ResponseBody<Full<Bytes>>) { assert_body(body) }
+    /// ```
+    pub struct ResponseBody<B: Body> {
+        #[pin]
+        kind: Kind<B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<B: Body> {
+        Passthrough { #[pin] inner: B },
+        Empty,
+        Ranged { parts: Parts, #[pin] source: Forward<B> },
+    }
+}
+
+impl<B: Body> ResponseBody<B> {
+    pub(crate) const fn passthrough(inner: B) -> Self {
+        Self {
+            kind: Kind::Passthrough { inner },
+        }
+    }
+
+    pub(crate) const fn empty() -> Self {
+        Self { kind: Kind::Empty }
+    }
+
+    pub(crate) const fn ranged(inner: B, parts: Parts) -> Self
+    where
+        B::Error: Into<BoxError>,
+    {
+        Self {
+            kind: Kind::Ranged {
+                parts,
+                source: Forward::new(inner),
+            },
+        }
+    }
+}
+
+// States of a ranged body, and what moves between them:
+//
+// | state           | poll_frame does                               | moves on when            |
+// |-----------------|-----------------------------------------------|--------------------------|
+// | framing         | sends a part's boundary and headers           | at once, to skipping     |
+// | skipping        | drops inner bytes before the part (one frame  | the part's start is read |
+// |                 | per poll, then yields)                        |                          |
+// | emitting        | sends inner bytes of the part                 | the part's end is sent   |
+// | between parts   | next part's framing, or the closing boundary  | no part left             |
+// | done            | drops the inner body, returns `None` forever  | never                    |
+//
+// An inner error, or an inner end before the promised bytes, yields one error and
+// then behaves as done.
+impl<B> Body for ResponseBody<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.project().kind.project() {
+            KindProj::Passthrough { inner } => {
+                let frame = ready!(inner.poll_frame(cx)).map(|frame| {
+                    frame
+                        .map(|frame| {
+                            frame.map_data(|mut data| data.copy_to_bytes(data.remaining()))
+                        })
+                        .map_err(Into::into)
+                });
+                Poll::Ready(frame)
+            }
+            KindProj::Empty => Poll::Ready(None),
+            KindProj::Ranged { parts, mut source } => {
+                let data = match parts.next() {
+                    Step::Frame(bytes) => bytes,
+                    Step::Read(want) => match ready!(source.as_mut().poll_read(cx, want)) {
+                        Some(Ok(data)) => {
+                            parts.advance(data.len() as u64);
+                            data
+                        }
+                        Some(Err(err)) => {
+                            parts.abort();
+                            source.finish();
+                            return Poll::Ready(Some(Err(err)));
+                        }
+                        None => {
+                            let missing = parts.remaining_data();
+                            parts.abort();
+                            source.finish();
+                            let err = RangeBodyError::UnexpectedEnd { missing };
+                            return Poll::Ready(Some(Err(err.into())));
+                        }
+                    },
+                    Step::Done => {
+                        source.finish();
+                        return Poll::Ready(None);
+                    }
+                };
+                if parts.remaining() == 0 {
+                    // The last byte is out: release the inner body now, unread.
+                    source.finish();
+                }
+                Poll::Ready(Some(Ok(Frame::data(data))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Passthrough { inner } => inner.is_end_stream(),
+            Kind::Empty => true,
+            Kind::Ranged { parts, .. } => parts.remaining() == 0,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Passthrough { inner } => inner.size_hint(),
+            Kind::Empty => SizeHint::with_exact(0),
+            Kind::Ranged { parts, .. } => SizeHint::with_exact(parts.remaining()),
+        }
+    }
+}
+
+impl<B: Body> fmt::Debug for ResponseBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            Kind::Passthrough { .. } => "Passthrough",
+            Kind::Empty => "Empty",
+            Kind::Ranged { .. } => "Ranged",
+        };
+        f.debug_struct("ResponseBody")
+            .field("kind", &kind)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,141 @@
+//! [`ResponseFuture`]: waits for the inner response, decides, and rewrites it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use http::header::{
+    HeaderValue, ACCEPT_RANGES, CONTENT_DISPOSITION, CONTENT_ENCODING, CONTENT_LENGTH,
+    CONTENT_RANGE, CONTENT_TYPE, TRANSFER_ENCODING,
+};
+use http::{HeaderMap, Response, StatusCode};
+use http_body::Body;
+use pin_project_lite::pin_project;
+
+use crate::body::ResponseBody;
+use crate::error::BoxError;
+use crate::layer::Config;
+use crate::multipart::{self, Parts};
+use crate::plan::{RangePlan, RangeRequest};
+use crate::range::ByteRange;
+
+pin_project! {
+    /// The future of [`RangeService`](crate::RangeService): the inner response, ranged.
+    ///
+    /// It waits for the inner response, decides between passing it on, `206` and `416`,
+    /// rewrites the headers, and wraps the body. It never polls the body.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        request: Option<RangeRequest>,
+        config: Config,
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) const fn new(inner: F, request: Option<RangeRequest>, config: Config) -> Self {
+        Self {
+            inner,
+            request,
+            config,
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let res = ready!(this.inner.poll(cx))?;
+        let Some(request) = this.request.take() else {
+            return Poll::Ready(Ok(res.map(ResponseBody::passthrough)));
+        };
+        let plan = RangePlan::decide(
+            &request,
+            res.status(),
+            res.headers(),
+            &res.body().size_hint(),
+            this.config,
+        );
+        Poll::Ready(Ok(respond(plan, request.head, res, this.config)))
+    }
+}
+
+fn respond<B>(
+    plan: RangePlan,
+    head: bool,
+    res: Response<B>,
+    config: &Config,
+) -> Response<ResponseBody<B>>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    let (mut parts, body) = res.into_parts();
+    let headers = &mut parts.headers;
+    if config.accept_ranges && plan != RangePlan::Untouched && !headers.contains_key(ACCEPT_RANGES)
+    {
+        headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    }
+    let body = match plan {
+        RangePlan::Untouched | RangePlan::Full { .. } => ResponseBody::passthrough(body),
+        RangePlan::Unsatisfiable { len } => {
+            parts.status = StatusCode::RANGE_NOT_SATISFIABLE;
+            // The empty body is not the representation: drop what described it.
+            for name in [CONTENT_TYPE, CONTENT_ENCODING, CONTENT_DISPOSITION] {
+                headers.remove(name);
+            }
+            set_length(headers, 0);
+            headers.insert(CONTENT_RANGE, header_value(format!("bytes */{len}")));
+            ResponseBody::empty()
+        }
+        RangePlan::Partial { len, ranges } => {
+            parts.status = StatusCode::PARTIAL_CONTENT;
+            let schedule = match ranges.as_slice() {
+                [range] => {
+                    headers.insert(
+                        CONTENT_RANGE,
+                        header_value(multipart::content_range(*range, len)),
+                    );
+                    Parts::single(*range)
+                }
+                _ => multipart_schedule(headers, &ranges, len),
+            };
+            set_length(headers, schedule.remaining());
+            if head {
+                ResponseBody::empty()
+            } else {
+                ResponseBody::ranged(body, schedule)
+            }
+        }
+    };
+    Response::from_parts(parts, body)
+}
+
+/// Frames `ranges` as `multipart/byteranges`, moving the representation's
+/// `Content-Type` into each part.
+fn multipart_schedule(headers: &mut HeaderMap, ranges: &[ByteRange], len: u64) -> Parts {
+    let boundary = multipart::boundary();
+    let content_type = headers.remove(CONTENT_TYPE);
+    let schedule = Parts::multipart(ranges, len, content_type.as_ref(), &boundary);
+    headers.insert(
+        CONTENT_TYPE,
+        header_value(format!("multipart/byteranges; boundary={boundary}")),
+    );
+    schedule
+}
+
+fn set_length(headers: &mut HeaderMap, len: u64) {
+    headers.remove(TRANSFER_ENCODING);
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+}
+
+fn header_value(value: String) -> HeaderValue {
+    HeaderValue::try_from(value).expect("the layer writes only visible ASCII")
+}

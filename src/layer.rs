@@ -1,0 +1,158 @@
+//! [`RangeLayer`]: the configuration, and the [`Layer`] that builds [`RangeService`].
+
+use tower_layer::Layer;
+
+use crate::service::RangeService;
+
+/// What to do with a `Range` header that passes a limit of [`RangeLayer`].
+///
+/// A header passes a limit when it holds more ranges than
+/// [`RangeLayer::max_ranges`], or when its ranges add up to more bytes than the whole
+/// representation (as `bytes=0-,0-,0-` does: such a set can only serve to amplify).
+///
+/// # Example
+///
+/// ```
+/// use tower_range::{OverLimit, RangeLayer};
+///
+/// let layer = RangeLayer::new().over_limit(OverLimit::Reject);
+/// # let _ = layer;
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OverLimit {
+    /// Ignore the `Range` header and send the whole representation as `200`, as Go's
+    /// `net/http` and nginx do. The default: a client always gets a correct answer.
+    #[default]
+    Ignore,
+    /// Answer `416 Range Not Satisfiable`, which RFC 9110 §14.2 permits for sets
+    /// that look like abuse.
+    Reject,
+}
+
+/// The settings a [`RangeService`] reads; one copy per service.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
+    pub(crate) max_ranges: usize,
+    pub(crate) over_limit: OverLimit,
+    pub(crate) accept_ranges: bool,
+    /// Ranges closer than this are merged into one part: the bytes between them cost
+    /// less than another part's boundary and headers (about 80 bytes and up).
+    pub(crate) coalesce_gap: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_ranges: 64,
+            over_limit: OverLimit::Ignore,
+            accept_ranges: true,
+            coalesce_gap: 80,
+        }
+    }
+}
+
+/// A [`Layer`] that makes a service answer `Range` requests (RFC 9110 §14).
+///
+/// The inner service produces whole representations; [`RangeService`] turns its `200 OK`
+/// into `206 Partial Content` (one range, or `multipart/byteranges` for several), or
+/// `416 Range Not Satisfiable`, and slices the body as the client reads it.
+///
+/// # Example
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{header, Request, Response, StatusCode};
+/// use http_body_util::{BodyExt, Full};
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+/// use tower_range::RangeLayer;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), tower_range::BoxError> {
+/// let svc = ServiceBuilder::new()
+///     .layer(RangeLayer::new().max_ranges(8))
+///     .service(service_fn(|_req: Request<()>| async {
+///         Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("hello world"))))
+///     }));
+///
+/// let req = Request::get("/").header(header::RANGE, "bytes=-5").body(())?;
+/// let res = svc.oneshot(req).await?;
+/// assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+/// assert_eq!(res.headers()[header::CONTENT_RANGE], "bytes 6-10/11");
+/// assert_eq!(res.into_body().collect().await?.to_bytes(), "world");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug)]
+#[must_use]
+pub struct RangeLayer {
+    config: Config,
+}
+
+impl RangeLayer {
+    /// A layer with the defaults: at most 64 ranges, [`OverLimit::Ignore`], and
+    /// `Accept-Ranges: bytes` on every response it could range.
+    pub fn new() -> Self {
+        Self {
+            config: Config::default(),
+        }
+    }
+
+    /// The most ranges one request may ask for; past it [`OverLimit`] applies.
+    ///
+    /// Defaults to 64. Browsers and download tools send one; PDF readers and some
+    /// players send a handful. A larger set mostly costs the server framing work for
+    /// no one (Apache allows 200, nginx and Go set no count but refuse amplification).
+    /// Memory spent on parsing is bounded by this number, whatever the header's size.
+    ///
+    /// ```
+    /// let layer = tower_range::RangeLayer::new().max_ranges(8);
+    /// # let _ = layer;
+    /// ```
+    pub const fn max_ranges(mut self, max: usize) -> Self {
+        self.config.max_ranges = max;
+        self
+    }
+
+    /// What to do when a request passes a limit; see [`OverLimit`].
+    ///
+    /// Defaults to [`OverLimit::Ignore`]: the whole representation as `200`.
+    ///
+    /// ```
+    /// let layer = tower_range::RangeLayer::new().over_limit(tower_range::OverLimit::Reject);
+    /// # let _ = layer;
+    /// ```
+    pub const fn over_limit(mut self, policy: OverLimit) -> Self {
+        self.config.over_limit = policy;
+        self
+    }
+
+    /// Whether to add `Accept-Ranges: bytes` to every `200` and `206` the layer could
+    /// range, so that players know they may seek.
+    ///
+    /// Defaults to `true`. An `Accept-Ranges` set by the inner service is never
+    /// changed.
+    ///
+    /// ```
+    /// let layer = tower_range::RangeLayer::new().accept_ranges(false);
+    /// # let _ = layer;
+    /// ```
+    pub const fn accept_ranges(mut self, advertise: bool) -> Self {
+        self.config.accept_ranges = advertise;
+        self
+    }
+}
+
+impl Default for RangeLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> Layer<S> for RangeLayer {
+    type Service = RangeService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RangeService::new(inner, self.config)
+    }
+}

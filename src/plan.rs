@@ -1,0 +1,279 @@
+//! The decision: from what the request asked and what the inner response is, which
+//! response goes out.
+
+use http::header::{ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use http_body::SizeHint;
+
+use crate::if_range;
+use crate::layer::{Config, OverLimit};
+use crate::range::{self, ByteRange, ParsedRange};
+
+/// What `call()` keeps of a `GET` or `HEAD` request: all the decision needs later.
+#[derive(Clone, Debug)]
+pub(crate) struct RangeRequest {
+    pub(crate) head: bool,
+    /// `None` when the request has no `Range`, or one we ignore.
+    pub(crate) range: Option<ParsedRange>,
+    pub(crate) if_range: Option<HeaderValue>,
+}
+
+impl RangeRequest {
+    pub(crate) fn new(headers: &HeaderMap, head: bool, config: &Config) -> Self {
+        // A `Range` sent twice is not a valid single field value: ignore it.
+        let mut values = headers.get_all(http::header::RANGE).iter();
+        let range = match (values.next(), values.next()) {
+            (Some(value), None) => range::parse(value.as_bytes(), config.max_ranges),
+            _ => None,
+        };
+        // RFC 9110 §13.1.5: If-Range without Range is ignored, so it is only kept with one.
+        let if_range = range
+            .as_ref()
+            .and_then(|_| headers.get(http::header::IF_RANGE).cloned());
+        Self {
+            head,
+            range,
+            if_range,
+        }
+    }
+}
+
+/// What the layer decided for one response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RangePlan {
+    /// Not ours to range: the inner response goes out as it is.
+    Untouched,
+    /// The whole representation as `200`, advertising `Accept-Ranges` when configured.
+    Full { len: u64 },
+    /// `206` with these ranges, in the order they go out; one range is a plain `206`,
+    /// several are `multipart/byteranges`.
+    Partial { len: u64, ranges: Vec<ByteRange> },
+    /// `416` with `Content-Range: bytes */len`.
+    Unsatisfiable { len: u64 },
+}
+
+impl RangePlan {
+    pub(crate) fn decide(
+        request: &RangeRequest,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body_hint: &SizeHint,
+        config: &Config,
+    ) -> Self {
+        if status != StatusCode::OK
+            || headers.contains_key(CONTENT_RANGE)
+            || headers
+                .get(ACCEPT_RANGES)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"none"))
+        {
+            return Self::Untouched;
+        }
+        let Some(len) = representation_len(headers, body_hint, request.head) else {
+            return Self::Untouched;
+        };
+        let full = Self::Full { len };
+        // RFC 9110 §14.1.2 leaves no valid `Content-Range` for an empty representation,
+        // so it is sent whole.
+        let Some(range) = request.range.as_ref().filter(|_| len > 0) else {
+            return full;
+        };
+        if let Some(condition) = &request.if_range {
+            if !if_range::matches(condition, headers) {
+                return full;
+            }
+        }
+        let specs = match range {
+            ParsedRange::Specs(specs) => specs,
+            ParsedRange::TooMany => return config.over_limit.plan(len),
+        };
+        let ranges: Vec<ByteRange> = specs.iter().filter_map(|s| s.resolve(len)).collect();
+        if ranges.is_empty() {
+            return Self::Unsatisfiable { len };
+        }
+        // Go and nginx treat a set that asks for more bytes than the representation
+        // holds as abuse (`bytes=0-,0-,0-`): it can only serve to amplify.
+        let requested = ranges
+            .iter()
+            .fold(0u64, |sum, r| sum.saturating_add(r.len()));
+        if requested > len {
+            return config.over_limit.plan(len);
+        }
+        let ranges = coalesce(ranges, config.coalesce_gap);
+        if ranges.len() > 1 && headers.contains_key(CONTENT_ENCODING) {
+            // A `Content-Encoding` would wrongly claim the multipart framing is encoded.
+            return full;
+        }
+        Self::Partial { len, ranges }
+    }
+}
+
+impl OverLimit {
+    fn plan(self, len: u64) -> RangePlan {
+        match self {
+            Self::Ignore => RangePlan::Full { len },
+            Self::Reject => RangePlan::Unsatisfiable { len },
+        }
+    }
+}
+
+/// The length of the representation: `Content-Length` when the inner response sets it,
+/// else the body's exact size. A `Content-Length` that disagrees with the body means we
+/// cannot know which bytes are which, so the response is left alone.
+fn representation_len(headers: &HeaderMap, hint: &SizeHint, head: bool) -> Option<u64> {
+    let mut values = headers.get_all(CONTENT_LENGTH).iter();
+    let declared = match values.next() {
+        None => None,
+        Some(first) => {
+            let len = parse_len(first)?;
+            if values.any(|other| parse_len(other) != Some(len)) {
+                return None;
+            }
+            Some(len)
+        }
+    };
+    match (declared, hint.exact()) {
+        // A response to `HEAD` carries no body, so its size says nothing.
+        (Some(len), _) if head => Some(len),
+        (Some(len), Some(exact)) if len == exact => Some(len),
+        (Some(_), _) => None,
+        (None, exact) => exact,
+    }
+}
+
+fn parse_len(value: &HeaderValue) -> Option<u64> {
+    let digits = value.as_bytes();
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// Sorts the ranges and merges those that overlap or lie closer than `gap` bytes:
+/// sending the gap costs less than the framing of another part (RFC 9110 §14.6).
+/// The result is ascending and disjoint, so its total never exceeds the length.
+pub(crate) fn coalesce(mut ranges: Vec<ByteRange>, gap: u64) -> Vec<ByteRange> {
+    ranges.sort_unstable_by_key(|r| r.start);
+    let mut merged: Vec<ByteRange> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match merged.last_mut() {
+            Some(last) if r.start <= last.end.saturating_add(gap) => {
+                last.end = last.end.max(r.end);
+            }
+            _ => merged.push(r),
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::header::{ETAG, IF_RANGE, RANGE};
+
+    fn config() -> Config {
+        Config::default()
+    }
+
+    fn decide(range: Option<&str>, len: u64, response: HeaderMap) -> RangePlan {
+        let mut req = HeaderMap::new();
+        if let Some(range) = range {
+            req.insert(RANGE, HeaderValue::from_str(range).unwrap());
+        }
+        let request = RangeRequest::new(&req, false, &config());
+        RangePlan::decide(
+            &request,
+            StatusCode::OK,
+            &response,
+            &SizeHint::with_exact(len),
+            &config(),
+        )
+    }
+
+    fn partial(len: u64, ranges: &[std::ops::Range<u64>]) -> RangePlan {
+        RangePlan::Partial {
+            len,
+            ranges: ranges.iter().cloned().map(ByteRange::from).collect(),
+        }
+    }
+
+    #[test]
+    fn no_range_is_full() {
+        assert_eq!(
+            decide(None, 10, HeaderMap::new()),
+            RangePlan::Full { len: 10 }
+        );
+    }
+
+    #[test]
+    fn single_range_is_partial() {
+        assert_eq!(
+            decide(Some("bytes=2-4"), 10, HeaderMap::new()),
+            partial(10, &[2..5])
+        );
+    }
+
+    #[test]
+    fn empty_representation_is_full() {
+        assert_eq!(
+            decide(Some("bytes=0-0"), 0, HeaderMap::new()),
+            RangePlan::Full { len: 0 }
+        );
+    }
+
+    #[test]
+    fn unsatisfiable_set_is_416() {
+        assert_eq!(
+            decide(Some("bytes=10-,20-30,-0"), 10, HeaderMap::new()),
+            RangePlan::Unsatisfiable { len: 10 }
+        );
+    }
+
+    #[test]
+    fn unsatisfiable_members_are_dropped() {
+        assert_eq!(
+            decide(Some("bytes=20-,2-3"), 10, HeaderMap::new()),
+            partial(10, &[2..4])
+        );
+    }
+
+    #[test]
+    fn amplifying_sets_are_ignored() {
+        assert_eq!(
+            decide(Some("bytes=0-,0-"), 10, HeaderMap::new()),
+            RangePlan::Full { len: 10 }
+        );
+    }
+
+    #[test]
+    fn content_length_must_agree_with_the_body() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_LENGTH, HeaderValue::from_static("11"));
+        assert_eq!(decide(Some("bytes=0-1"), 10, headers), RangePlan::Untouched);
+    }
+
+    #[test]
+    fn if_range_mismatch_is_full() {
+        let mut req = HeaderMap::new();
+        req.insert(RANGE, HeaderValue::from_static("bytes=0-1"));
+        req.insert(IF_RANGE, HeaderValue::from_static("\"a\""));
+        let mut res = HeaderMap::new();
+        res.insert(ETAG, HeaderValue::from_static("\"b\""));
+        let request = RangeRequest::new(&req, false, &config());
+        let plan = RangePlan::decide(
+            &request,
+            StatusCode::OK,
+            &res,
+            &SizeHint::with_exact(10),
+            &config(),
+        );
+        assert_eq!(plan, RangePlan::Full { len: 10 });
+    }
+
+    #[test]
+    fn coalescing_merges_overlaps_and_small_gaps() {
+        let r = |v: &[std::ops::Range<u64>]| v.iter().cloned().map(ByteRange::from).collect();
+        assert_eq!(coalesce(r(&[5..8, 0..2, 1..3]), 0), r(&[0..3, 5..8]));
+        assert_eq!(coalesce(r(&[5..8, 0..2]), 3), r(&[0..8]));
+        assert_eq!(coalesce(r(&[5..8, 0..2]), 2), r(&[0..2, 5..8]));
+    }
+}

@@ -1,0 +1,268 @@
+//! `Range` header parsing (RFC 9110 §14.1.1–14.1.2) and resolution against a length.
+
+use std::ops::Range;
+
+/// A half-open span of bytes, `start..end`, within a representation.
+///
+/// Inclusive positions only appear when a `Content-Range` header is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ByteRange {
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+}
+
+impl ByteRange {
+    pub(crate) const fn len(self) -> u64 {
+        self.end - self.start
+    }
+
+    /// The inclusive last position, as `Content-Range` writes it.
+    pub(crate) const fn last(self) -> u64 {
+        self.end - 1
+    }
+}
+
+impl From<Range<u64>> for ByteRange {
+    fn from(r: Range<u64>) -> Self {
+        Self {
+            start: r.start,
+            end: r.end,
+        }
+    }
+}
+
+/// One `range-spec` of a `Range` header, before the length is known.
+///
+/// Positions that do not fit in a `u64` are saturated to `u64::MAX`, which keeps their
+/// meaning: a first position that large is past any end, a last position that large
+/// means "to the end", a suffix that large means "everything".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RangeSpec {
+    /// `first-last` or `first-`.
+    FromTo { first: u64, last: Option<u64> },
+    /// `-length`.
+    Suffix(u64),
+}
+
+impl RangeSpec {
+    /// Resolves this spec against a representation of `len` bytes; `None` when it is
+    /// unsatisfiable (RFC 9110 §14.1.2).
+    pub(crate) fn resolve(self, len: u64) -> Option<ByteRange> {
+        match self {
+            Self::FromTo { first, .. } if first >= len => None,
+            Self::FromTo { first, last } => {
+                let end = last.map_or(len, |last| last.saturating_add(1).min(len));
+                Some((first..end).into())
+            }
+            Self::Suffix(0) => None,
+            Self::Suffix(n) => Some((len.saturating_sub(n)..len).into()),
+        }
+    }
+}
+
+/// What a `Range` header asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ParsedRange {
+    /// A valid `bytes` range set, in the order requested.
+    Specs(Vec<RangeSpec>),
+    /// A valid set with more members than the configured maximum; only the count up to
+    /// the limit was read.
+    TooMany,
+}
+
+/// Parses a `Range` header value.
+///
+/// Returns `None` for anything RFC 9110 says to ignore: another unit, a syntax error, a
+/// reversed `first-last`, an empty set. Stores at most `max_ranges` members, so a header
+/// with thousands of ranges costs one linear scan and bounded memory.
+pub(crate) fn parse(value: &[u8], max_ranges: usize) -> Option<ParsedRange> {
+    let eq = value.iter().position(|&b| b == b'=')?;
+    let (unit, set) = (&value[..eq], &value[eq + 1..]);
+    if !unit.eq_ignore_ascii_case(b"bytes") {
+        return None;
+    }
+    let mut specs = Vec::new();
+    let mut too_many = false;
+    // RFC 9110 §5.6.1: a list may hold empty elements, with optional whitespace
+    // around the commas; recipients accept and skip them.
+    for element in set.split(|&b| b == b',') {
+        let element = trim_ows(element);
+        if element.is_empty() {
+            continue;
+        }
+        // Every member is still checked: an invalid set is ignored whatever its size.
+        let spec = parse_spec(element)?;
+        if specs.len() < max_ranges {
+            specs.push(spec);
+        } else {
+            too_many = true;
+        }
+    }
+    if too_many {
+        return Some(ParsedRange::TooMany);
+    }
+    if specs.is_empty() {
+        return None;
+    }
+    Some(ParsedRange::Specs(specs))
+}
+
+fn parse_spec(element: &[u8]) -> Option<RangeSpec> {
+    let dash = element.iter().position(|&b| b == b'-')?;
+    let (first, last) = (&element[..dash], &element[dash + 1..]);
+    if first.is_empty() {
+        return Some(RangeSpec::Suffix(parse_digits(last)?));
+    }
+    let first = parse_digits(first)?;
+    let last = if last.is_empty() {
+        None
+    } else {
+        Some(parse_digits(last)?)
+    };
+    // RFC 9110 §14.1.1: a last-pos below its first-pos makes the whole set invalid.
+    if last.is_some_and(|last| last < first) {
+        return None;
+    }
+    Some(RangeSpec::FromTo { first, last })
+}
+
+/// Parses `1*DIGIT`, saturating at `u64::MAX` instead of overflowing.
+fn parse_digits(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(digits.iter().fold(0u64, |n, &d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
+}
+
+/// Strips optional whitespace (`OWS`: spaces and tabs) from both ends.
+pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn specs(value: &str) -> Option<Vec<RangeSpec>> {
+        match parse(value.as_bytes(), 100)? {
+            ParsedRange::Specs(specs) => Some(specs),
+            ParsedRange::TooMany => panic!("unexpected TooMany for {value}"),
+        }
+    }
+
+    fn from_to(first: u64, last: Option<u64>) -> RangeSpec {
+        RangeSpec::FromTo { first, last }
+    }
+
+    #[test]
+    fn parses_the_three_forms() {
+        assert_eq!(specs("bytes=0-499"), Some(vec![from_to(0, Some(499))]));
+        assert_eq!(specs("bytes=9500-"), Some(vec![from_to(9500, None)]));
+        assert_eq!(specs("bytes=-500"), Some(vec![RangeSpec::Suffix(500)]));
+    }
+
+    #[test]
+    fn unit_is_case_insensitive() {
+        assert_eq!(specs("BYTES=1-2"), Some(vec![from_to(1, Some(2))]));
+        assert_eq!(specs("Bytes=1-2"), Some(vec![from_to(1, Some(2))]));
+    }
+
+    #[test]
+    fn whitespace_around_commas_and_empty_elements_are_accepted() {
+        assert_eq!(
+            specs("bytes=0-1 , 3-4,\t,, -5 ,"),
+            Some(vec![
+                from_to(0, Some(1)),
+                from_to(3, Some(4)),
+                RangeSpec::Suffix(5)
+            ])
+        );
+    }
+
+    #[test]
+    fn invalid_headers_are_ignored() {
+        for value in [
+            "",
+            "bytes",
+            "bytes=",
+            "bytes=,",
+            "bytes=5-3",
+            "bytes=0-1,5-3",
+            "bytes=abc",
+            "bytes=-",
+            "bytes=1",
+            "bytes=1-2-3",
+            "bytes=+1-2",
+            "bytes=1 - 2",
+            "bytes=0x10-",
+            "items=0-1",
+            "bytes =0-1",
+            "=0-1",
+            "bytes=--1",
+            "bytes=1--2",
+        ] {
+            assert_eq!(
+                parse(value.as_bytes(), 100),
+                None,
+                "{value:?} must be ignored"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_beyond_u64_saturate_and_keep_their_meaning() {
+        let huge = "99999999999999999999999999999999";
+        assert_eq!(
+            specs(&format!("bytes=0-{huge}")),
+            Some(vec![from_to(0, Some(u64::MAX))])
+        );
+        assert_eq!(
+            specs(&format!("bytes={huge}-")),
+            Some(vec![from_to(u64::MAX, None)])
+        );
+        assert_eq!(
+            specs(&format!("bytes=-{huge}")),
+            Some(vec![RangeSpec::Suffix(u64::MAX)])
+        );
+        let last_to_end = from_to(0, Some(u64::MAX)).resolve(10);
+        assert_eq!(last_to_end, Some((0..10).into()));
+        assert_eq!(from_to(u64::MAX, None).resolve(10), None);
+        assert_eq!(
+            RangeSpec::Suffix(u64::MAX).resolve(10),
+            Some((0..10).into())
+        );
+    }
+
+    #[test]
+    fn resolution_clamps_and_rejects() {
+        assert_eq!(from_to(2, Some(4)).resolve(10), Some((2..5).into()));
+        assert_eq!(from_to(2, Some(40)).resolve(10), Some((2..10).into()));
+        assert_eq!(from_to(9, None).resolve(10), Some((9..10).into()));
+        assert_eq!(from_to(10, None).resolve(10), None);
+        assert_eq!(from_to(10, Some(12)).resolve(10), None);
+        assert_eq!(RangeSpec::Suffix(3).resolve(10), Some((7..10).into()));
+        assert_eq!(RangeSpec::Suffix(30).resolve(10), Some((0..10).into()));
+        assert_eq!(RangeSpec::Suffix(0).resolve(10), None);
+    }
+
+    #[test]
+    fn too_many_ranges_stop_storage_but_still_need_valid_syntax() {
+        assert_eq!(parse(b"bytes=0-1,2-3,4-5", 2), Some(ParsedRange::TooMany));
+        assert_eq!(parse(b"bytes=0-1,2-3,5-4", 2), None);
+        assert!(matches!(parse(b"bytes=0-1,2-3", 2), Some(ParsedRange::Specs(s)) if s.len() == 2));
+    }
+
+    #[test]
+    fn ten_thousand_ranges_parse_within_the_limit() {
+        let header = format!("bytes={}", vec!["0-"; 10_000].join(","));
+        assert_eq!(parse(header.as_bytes(), 64), Some(ParsedRange::TooMany));
+    }
+}
