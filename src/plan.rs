@@ -131,12 +131,14 @@ fn representation_len(headers: &HeaderMap, hint: &SizeHint, head: bool) -> Optio
             Some(len)
         }
     };
-    match (declared, hint.exact()) {
+    match declared {
         // A response to `HEAD` carries no body, so its size says nothing.
-        (Some(len), _) if head => Some(len),
-        (Some(len), Some(exact)) if len == exact => Some(len),
-        (Some(_), _) => None,
-        (None, exact) => exact,
+        Some(len) if head => Some(len),
+        Some(len) if hint.lower() <= len && hint.upper().is_none_or(|upper| len <= upper) => {
+            Some(len)
+        }
+        Some(_) => None,
+        None => hint.exact(),
     }
 }
 

@@ -1,0 +1,436 @@
+//! Shared helpers: a scripted inner body, a configurable inner service, a real hyper
+//! server on 127.0.0.1, and a raw HTTP/1.1 client.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::future::{ready, Ready};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tower::{Layer, Service, ServiceExt};
+use tower_range::RangeLayer;
+
+/// Deterministic test content: every byte differs from its neighbours, so an
+/// off-by-one slice never compares equal.
+pub fn content(len: usize) -> Bytes {
+    (0..len)
+        .map(|i| (i.wrapping_mul(31) ^ (i >> 8)) as u8)
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+/// What a [`Scripted`] body yields, frame by frame.
+#[derive(Clone, Debug)]
+pub enum Step {
+    Data(Bytes),
+    Trailers(HeaderMap),
+    Fail,
+    Pending,
+}
+
+/// Counters shared between a test and the bodies it handed out.
+#[derive(Clone, Debug, Default)]
+pub struct Probe {
+    pub polls: Arc<AtomicUsize>,
+    pub bytes: Arc<AtomicUsize>,
+    pub dropped: Arc<AtomicBool>,
+}
+
+impl Probe {
+    pub fn polls(&self) -> usize {
+        self.polls.load(Ordering::SeqCst)
+    }
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::SeqCst)
+    }
+    pub fn dropped(&self) -> bool {
+        self.dropped.load(Ordering::SeqCst)
+    }
+}
+
+/// An inner body that plays a script, counts its polls and the bytes it produced, and
+/// notices its drop. With `endless`, it repeats its data frames forever.
+#[derive(Debug)]
+pub struct Scripted {
+    steps: VecDeque<Step>,
+    endless: Option<Bytes>,
+    hint: SizeHint,
+    probe: Probe,
+}
+
+impl Scripted {
+    /// `data` cut into frames of `chunk` bytes, with an exact size hint.
+    pub fn chunked(data: &Bytes, chunk: usize, probe: &Probe) -> Self {
+        let steps = chunks(data, chunk).into_iter().map(Step::Data).collect();
+        Self::new(steps, Some(data.len() as u64), probe)
+    }
+
+    pub fn new(steps: VecDeque<Step>, exact: Option<u64>, probe: &Probe) -> Self {
+        let mut hint = SizeHint::new();
+        if let Some(exact) = exact {
+            hint.set_exact(exact);
+        }
+        Self {
+            steps,
+            endless: None,
+            hint,
+            probe: probe.clone(),
+        }
+    }
+
+    /// Repeats `frame` forever, claiming an exact size of `claimed`.
+    pub fn endless(frame: Bytes, claimed: u64, probe: &Probe) -> Self {
+        let mut body = Self::new(VecDeque::new(), Some(claimed), probe);
+        body.endless = Some(frame);
+        body
+    }
+}
+
+pub fn chunks(data: &Bytes, chunk: usize) -> Vec<Bytes> {
+    (0..data.len())
+        .step_by(chunk.max(1))
+        .map(|i| data.slice(i..(i + chunk.max(1)).min(data.len())))
+        .collect()
+}
+
+impl Body for Scripted {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        self.probe.polls.fetch_add(1, Ordering::SeqCst);
+        if let Some(frame) = self.endless.clone() {
+            self.probe.bytes.fetch_add(frame.len(), Ordering::SeqCst);
+            return Poll::Ready(Some(Ok(Frame::data(frame))));
+        }
+        match self.steps.pop_front() {
+            None => Poll::Ready(None),
+            Some(Step::Data(data)) => {
+                self.probe.bytes.fetch_add(data.len(), Ordering::SeqCst);
+                Poll::Ready(Some(Ok(Frame::data(data))))
+            }
+            Some(Step::Trailers(t)) => Poll::Ready(Some(Ok(Frame::trailers(t)))),
+            Some(Step::Fail) => Poll::Ready(Some(Err(io::Error::other("inner body failed")))),
+            Some(Step::Pending) => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.hint.clone()
+    }
+}
+
+impl Drop for Scripted {
+    fn drop(&mut self) {
+        self.probe.dropped.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A range-unaware inner service: answers every request with `data` in frames of
+/// `chunk` bytes, and the status and headers it was given.
+#[derive(Clone, Debug)]
+pub struct Inner {
+    pub data: Bytes,
+    pub chunk: usize,
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub probe: Probe,
+    /// Whether the body reports its exact size.
+    pub sized: bool,
+    /// Whether a `HEAD` gets an empty body (with `Content-Length` set) instead of the
+    /// whole body.
+    pub empty_head: bool,
+    /// Requests seen by the inner service, as header maps.
+    pub seen: Arc<std::sync::Mutex<Vec<HeaderMap>>>,
+}
+
+impl Inner {
+    pub fn new(data: Bytes) -> Self {
+        Self {
+            data,
+            chunk: 4096,
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            probe: Probe::default(),
+            sized: true,
+            empty_head: false,
+            seen: Arc::default(),
+        }
+    }
+
+    pub fn chunk(mut self, chunk: usize) -> Self {
+        self.chunk = chunk;
+        self
+    }
+
+    pub fn status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub fn header(mut self, name: HeaderName, value: &'static str) -> Self {
+        self.headers.append(name, HeaderValue::from_static(value));
+        self
+    }
+
+    pub fn unknown_size(mut self) -> Self {
+        self.sized = false;
+        self
+    }
+
+    pub fn empty_head(mut self) -> Self {
+        self.empty_head = true;
+        self
+    }
+
+    pub fn body(&self) -> Scripted {
+        let steps = chunks(&self.data, self.chunk).into_iter().map(Step::Data).collect();
+        let exact = self.sized.then_some(self.data.len() as u64);
+        Scripted::new(steps, exact, &self.probe)
+    }
+}
+
+impl<B> Service<Request<B>> for Inner {
+    type Response = Response<Scripted>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<Scripted>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        self.seen.lock().unwrap().push(req.headers().clone());
+        let body = if self.empty_head && req.method() == http::Method::HEAD {
+            Scripted::new(VecDeque::new(), Some(0), &self.probe)
+        } else {
+            self.body()
+        };
+        let mut res = Response::new(body);
+        if self.empty_head {
+            res.headers_mut().insert(http::header::CONTENT_LENGTH, self.data.len().into());
+        }
+        *res.status_mut() = self.status;
+        res.headers_mut().extend(self.headers.clone());
+        ready(Ok(res))
+    }
+}
+
+/// Serves `svc` over HTTP/1.1 on an ephemeral port of 127.0.0.1 until the test ends.
+pub async fn serve<S, B>(svc: S) -> SocketAddr
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: std::error::Error + Send + Sync + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let svc = svc.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| svc.clone().oneshot(req));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// Serves `inner` wrapped in `layer`.
+pub async fn serve_ranged(layer: RangeLayer, inner: Inner) -> SocketAddr {
+    serve(layer.layer(inner)).await
+}
+
+/// A response as it came over the wire.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Whether the body was delimited properly: all of `Content-Length`, or a
+    /// terminated chunked encoding. A broken transfer leaves this false.
+    pub complete: bool,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let mut values = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name));
+        let first = values.next().map(|(_, v)| v.as_str());
+        assert!(values.next().is_none(), "header {name} sent twice");
+        first
+    }
+
+    pub fn content_length(&self) -> Option<u64> {
+        self.header("content-length").map(|v| v.parse().unwrap())
+    }
+}
+
+/// Sends one request as raw bytes, with `Connection: close`, and reads the reply.
+pub async fn request(addr: SocketAddr, method: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut raw = format!("{method} /file HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        raw.push_str(&format!("{name}: {value}\r\n"));
+    }
+    raw.push_str("\r\n");
+    send_raw(addr, raw.as_bytes(), method == "HEAD").await
+}
+
+pub async fn get(addr: SocketAddr, headers: &[(&str, &str)]) -> Reply {
+    request(addr, "GET", headers).await
+}
+
+/// Sends `raw` bytes and parses the single response that comes back.
+pub async fn send_raw(addr: SocketAddr, raw: &[u8], head: bool) -> Reply {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(raw).await.unwrap();
+    let mut wire = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        // A reset after a broken transfer is an expected ending here.
+        let _ = stream.read_to_end(&mut wire).await;
+    })
+    .await
+    .expect("the server must answer and close within 20 s");
+    parse_reply(&wire, head)
+}
+
+pub fn parse_reply(wire: &[u8], head: bool) -> Reply {
+    let end = wire
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(wire)));
+    let head_text = std::str::from_utf8(&wire[..end]).unwrap();
+    let mut lines = head_text.split("\r\n");
+    let status_line = lines.next().unwrap();
+    let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .map(|line| {
+            let (n, v) = line.split_once(':').unwrap();
+            (n.trim().to_owned(), v.trim().to_owned())
+        })
+        .collect();
+    let rest = &wire[end + 4..];
+    let mut reply = Reply {
+        status,
+        headers,
+        body: Vec::new(),
+        complete: false,
+    };
+    if head || status == 304 || status == 204 {
+        reply.complete = rest.is_empty();
+        return reply;
+    }
+    if reply
+        .header("transfer-encoding")
+        .is_some_and(|te| te.contains("chunked"))
+    {
+        let (body, complete) = dechunk(rest);
+        reply.body = body;
+        reply.complete = complete;
+    } else if let Some(len) = reply.content_length() {
+        reply.complete = rest.len() as u64 == len;
+        reply.body = rest.to_vec();
+    } else {
+        reply.body = rest.to_vec();
+        reply.complete = true;
+    }
+    reply
+}
+
+fn dechunk(mut rest: &[u8]) -> (Vec<u8>, bool) {
+    let mut body = Vec::new();
+    loop {
+        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
+            return (body, false);
+        };
+        let size_text = std::str::from_utf8(&rest[..eol]).unwrap();
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+        rest = &rest[eol + 2..];
+        if size == 0 {
+            return (body, true);
+        }
+        if rest.len() < size + 2 {
+            body.extend_from_slice(&rest[..rest.len().min(size)]);
+            return (body, false);
+        }
+        body.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
+    }
+}
+
+/// Splits a `multipart/byteranges` body with an independent, strict reader: returns
+/// each part's headers (lower-cased names) and bytes.
+pub fn parse_multipart(content_type: &str, body: &[u8]) -> Vec<(Vec<(String, String)>, Vec<u8>)> {
+    let boundary = content_type
+        .strip_prefix("multipart/byteranges; boundary=")
+        .unwrap_or_else(|| panic!("not multipart/byteranges: {content_type}"));
+    let delimiter = format!("--{boundary}");
+    let closing = format!("\r\n--{boundary}--\r\n");
+    assert!(
+        body.ends_with(closing.as_bytes()),
+        "the body must end with the closing delimiter"
+    );
+    let body = &body[..body.len() - closing.len()];
+    let mut parts = Vec::new();
+    let separator = format!("\r\n{delimiter}\r\n");
+    assert!(body.starts_with(format!("{delimiter}\r\n").as_bytes()));
+    let mut rest = &body[delimiter.len() + 2..];
+    loop {
+        let header_end = rest.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let headers = std::str::from_utf8(&rest[..header_end])
+            .unwrap()
+            .split("\r\n")
+            .map(|line| {
+                let (n, v) = line.split_once(':').unwrap();
+                (n.trim().to_ascii_lowercase(), v.trim().to_owned())
+            })
+            .collect::<Vec<_>>();
+        rest = &rest[header_end + 4..];
+        let range: (u64, u64) = {
+            let cr = &headers.iter().find(|(n, _)| n == "content-range").unwrap().1;
+            let span = cr.strip_prefix("bytes ").unwrap().split('/').next().unwrap();
+            let (a, b) = span.split_once('-').unwrap();
+            (a.parse().unwrap(), b.parse().unwrap())
+        };
+        // The part's length comes from its Content-Range, so content that happens to
+        // contain the delimiter cannot confuse this reader.
+        let len = (range.1 - range.0 + 1) as usize;
+        parts.push((headers, rest[..len].to_vec()));
+        rest = &rest[len..];
+        if rest.is_empty() {
+            return parts;
+        }
+        assert!(rest.starts_with(separator.as_bytes()), "parts are separated by a delimiter");
+        rest = &rest[separator.len()..];
+    }
+}
