@@ -42,12 +42,27 @@ impl Spec {
     }
 }
 
-fn spec(max: u64) -> impl Strategy<Value = Spec> {
+/// A valid range-spec for a representation of about `len` bytes: mostly short spans,
+/// so that sets of several stay under the amplification limit; sometimes past the end.
+fn spec(len: u64) -> impl Strategy<Value = Spec> {
+    let max = len + len / 8 + 2;
     prop_oneof![
-        (0..max, 0..max).prop_map(|(a, d)| Spec::FromTo(a, Some(a + d))),
-        (0..max).prop_map(|a| Spec::FromTo(a, None)),
-        (0..max).prop_map(Spec::Suffix),
+        4 => (0..max, 0..max / 6 + 1).prop_map(|(a, d)| Spec::FromTo(a, Some(a + d))),
+        1 => (0..max, 0..max).prop_map(|(a, d)| Spec::FromTo(a, Some(a + d))),
+        1 => (0..max).prop_map(|a| Spec::FromTo(a, None)),
+        1 => (0..max / 4 + 1).prop_map(Spec::Suffix),
     ]
+}
+
+/// A length, a chunk size, and `count` range-specs for that length.
+fn case(count: std::ops::Range<usize>) -> impl Strategy<Value = (usize, usize, Vec<Spec>)> {
+    (0usize..3000).prop_flat_map(move |len| {
+        (
+            Just(len),
+            1usize..700,
+            proptest::collection::vec(spec(len as u64), count.clone()),
+        )
+    })
 }
 
 /// What the response should be: `None` for the whole 200, else the ranges sent.
@@ -130,21 +145,13 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn single_range_equals_the_source_slice(
-        len in 0usize..3000,
-        chunk in 1usize..700,
-        spec in spec(3500),
-    ) {
+    fn single_range_equals_the_source_slice((len, chunk, specs) in case(1..2)) {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        rt.block_on(run(len, chunk, vec![spec]))?;
+        rt.block_on(run(len, chunk, specs))?;
     }
 
     #[test]
-    fn range_sets_equal_the_coalesced_source_slices(
-        len in 0usize..3000,
-        chunk in 1usize..700,
-        specs in proptest::collection::vec(spec(3500), 1..8),
-    ) {
+    fn range_sets_equal_the_coalesced_source_slices((len, chunk, specs) in case(1..8)) {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         rt.block_on(run(len, chunk, specs))?;
     }
