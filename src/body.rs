@@ -30,12 +30,24 @@ pin_project! {
     ///
     /// ```
     /// use bytes::Bytes;
+    /// use http::{header, Request, Response};
     /// use http_body::Body;
-    /// use http_body_util::Full;
-    /// use tower_range::ResponseBody;
+    /// use http_body_util::{BodyExt, Full};
+    /// use tower::{service_fn, Layer, ServiceExt};
+    /// use tower_range::RangeLayer;
     ///
-    /// fn assert_body<B: Body<Data = Bytes> + Send + Sync + Unpin>(_: &B) {}
-    /// # fn check(body: &ResponseBody<Full<Bytes>>) { assert_body(body) }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), tower_range::BoxError> {
+    /// let inner = service_fn(|_req: Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("abcdef"))))
+    /// });
+    /// let req = Request::get("/").header(header::RANGE, "bytes=2-3").body(())?;
+    /// let body = RangeLayer::new().layer(inner).oneshot(req).await?.into_body();
+    /// // The size hint is exact, and equals the `Content-Length` the layer set.
+    /// assert_eq!(body.size_hint().exact(), Some(2));
+    /// assert_eq!(body.collect().await?.to_bytes(), "cd");
+    /// # Ok(())
+    /// # }
     /// ```
     pub struct ResponseBody<B: Body> {
         #[pin]

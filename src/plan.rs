@@ -168,6 +168,7 @@ pub(crate) fn coalesce(mut ranges: Vec<ByteRange>, gap: u64) -> Vec<ByteRange> {
 }
 
 #[cfg(test)]
+#[allow(clippy::single_range_in_vec_init)]
 mod tests {
     use super::*;
     use http::header::{ETAG, IF_RANGE, RANGE};

@@ -39,7 +39,9 @@ async fn respond(
     RangeLayer::new().layer(inner).oneshot(req).await.unwrap()
 }
 
-fn poll_once(body: &mut ResponseBody<Scripted>) -> Poll<Option<Result<http_body::Frame<Bytes>, tower_range::BoxError>>> {
+fn poll_once(
+    body: &mut ResponseBody<Scripted>,
+) -> Poll<Option<Result<http_body::Frame<Bytes>, tower_range::BoxError>>> {
     let waker = Waker::from(Arc::new(CountingWaker(AtomicUsize::new(0))));
     Pin::new(body).poll_frame(&mut Context::from_waker(&waker))
 }
@@ -95,13 +97,20 @@ async fn range_completion_ends_the_stream_and_drops_the_inner_body() {
     assert!(!body.is_end_stream());
     let second = poll_once(&mut body);
     assert!(matches!(second, Poll::Ready(Some(Ok(_)))));
-    assert!(body.is_end_stream(), "end of stream right after the last byte");
+    assert!(
+        body.is_end_stream(),
+        "end of stream right after the last byte"
+    );
     assert!(probe.dropped(), "the inner body is dropped, not drained");
     assert_eq!(probe.bytes(), 100, "nothing past the range was read");
     let polls = probe.polls();
     assert!(matches!(poll_once(&mut body), Poll::Ready(None)));
     assert!(matches!(poll_once(&mut body), Poll::Ready(None)));
-    assert_eq!(probe.polls(), polls, "no inner polls after the range is done");
+    assert_eq!(
+        probe.polls(),
+        polls,
+        "no inner polls after the range is done"
+    );
 }
 
 #[tokio::test]
@@ -109,7 +118,10 @@ async fn range_at_the_start_of_an_endless_body_finishes() {
     let probe = Probe::default();
     let p = probe.clone();
     let frame = Bytes::from(vec![7u8; 4096]);
-    let res = respond("bytes=0-9999", move || Scripted::endless(frame, u64::MAX / 2, &p)).await;
+    let res = respond("bytes=0-9999", move || {
+        Scripted::endless(frame, u64::MAX / 2, &p)
+    })
+    .await;
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(bytes.len(), 10_000);
     assert_eq!(probe.polls(), 3, "must not read past the range");
@@ -128,7 +140,10 @@ async fn skipping_a_long_ready_prefix_does_not_starve_other_tasks() {
     let probe = Probe::default();
     let p = probe.clone();
     let frame = Bytes::from(vec![1u8; 1024]);
-    let res = respond("bytes=20000000-20000009", move || Scripted::endless(frame, u64::MAX / 2, &p)).await;
+    let res = respond("bytes=20000000-20000009", move || {
+        Scripted::endless(frame, u64::MAX / 2, &p)
+    })
+    .await;
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
     ticker.abort();
     assert_eq!(bytes.len(), 10);
@@ -144,7 +159,10 @@ async fn inner_body_ending_early_is_an_error_not_a_short_body() {
     let p = probe.clone();
     // Claims 1000 bytes but has 600.
     let res = respond("bytes=500-899", move || {
-        let steps = support::chunks(&content(600), 100).into_iter().map(Step::Data).collect();
+        let steps = support::chunks(&content(600), 100)
+            .into_iter()
+            .map(Step::Data)
+            .collect();
         Scripted::new(steps, Some(1000), &p)
     })
     .await;
@@ -158,7 +176,9 @@ async fn inner_body_ending_early_is_an_error_not_a_short_body() {
         }
     };
     assert_eq!(received, 100);
-    let err = err.downcast_ref::<RangeBodyError>().expect("a RangeBodyError");
+    let err = err
+        .downcast_ref::<RangeBodyError>()
+        .expect("a RangeBodyError");
     assert_eq!(*err, RangeBodyError::UnexpectedEnd { missing: 300 });
     assert!(body.frame().await.is_none(), "after an error, None");
     assert!(body.frame().await.is_none(), "and None again");
@@ -191,7 +211,7 @@ async fn trailers_before_the_range_end_are_an_error() {
     })
     .await;
     let collected = res.into_body().collect().await;
-    let err = collected.err().expect("must fail");
+    let err = collected.expect_err("must fail");
     assert!(err.downcast_ref::<RangeBodyError>().is_some());
 }
 
@@ -240,14 +260,21 @@ async fn broken_inner_body_aborts_the_transfer_over_tcp() {
         fn call(&mut self, _: Request<B>) -> Self::Future {
             // The pause lets hyper flush what it has before the failure.
             let steps = VecDeque::from([Step::Data(content(5000)), Step::Pending, Step::Fail]);
-            std::future::ready(Ok(Response::new(Scripted::new(steps, Some(10_000), &Probe::default()))))
+            std::future::ready(Ok(Response::new(Scripted::new(
+                steps,
+                Some(10_000),
+                &Probe::default(),
+            ))))
         }
     }
     let addr = support::serve(RangeLayer::new().layer(Failing)).await;
     let reply = support::get(addr, &[("Range", "bytes=1000-8999")]).await;
     assert_eq!(reply.status, 206);
     assert_eq!(reply.content_length(), Some(8000));
-    assert!(!reply.complete, "a broken transfer must never look complete");
+    assert!(
+        !reply.complete,
+        "a broken transfer must never look complete"
+    );
     assert_eq!(reply.body, &content(5000)[1000..]);
 }
 

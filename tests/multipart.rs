@@ -10,7 +10,9 @@ use tower_range::RangeLayer;
 const LEN: usize = 10_000;
 
 fn video() -> Inner {
-    Inner::new(content(LEN)).chunk(777).header(CONTENT_TYPE, "video/mp4")
+    Inner::new(content(LEN))
+        .chunk(777)
+        .header(CONTENT_TYPE, "video/mp4")
 }
 
 /// Checks a multipart reply against the source, part by part, and returns the ranges
@@ -24,14 +26,23 @@ fn assert_parts(reply: &Reply, source: &[u8], content_type: Option<&str>) -> Vec
     parts
         .iter()
         .map(|(headers, bytes)| {
-            let find = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+            let find = |name: &str| {
+                headers
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.as_str())
+            };
             assert_eq!(find("content-type"), content_type);
             let cr = find("content-range").unwrap();
             let (span, total) = cr.strip_prefix("bytes ").unwrap().split_once('/').unwrap();
             assert_eq!(total.parse::<usize>().unwrap(), source.len());
             let (a, b) = span.split_once('-').unwrap();
             let (a, b) = (a.parse::<usize>().unwrap(), b.parse::<usize>().unwrap());
-            assert_eq!(bytes.as_slice(), &source[a..=b], "part {a}-{b} must equal the source");
+            assert_eq!(
+                bytes.as_slice(),
+                &source[a..=b],
+                "part {a}-{b} must equal the source"
+            );
             (a, b)
         })
         .collect()
@@ -70,7 +81,10 @@ async fn parts_go_out_in_one_ascending_pass_over_a_forward_only_body() {
 async fn unsatisfiable_members_are_dropped() {
     let addr = serve_ranged(RangeLayer::new(), video()).await;
     let reply = get(addr, &[("Range", "bytes=0-9,20000-,500-509")]).await;
-    assert_eq!(assert_parts(&reply, &content(LEN), Some("video/mp4")), [(0, 9), (500, 509)]);
+    assert_eq!(
+        assert_parts(&reply, &content(LEN), Some("video/mp4")),
+        [(0, 9), (500, 509)]
+    );
 }
 
 #[tokio::test]
@@ -104,17 +118,24 @@ async fn ranges_closer_than_a_parts_framing_are_coalesced() {
 async fn multipart_response_is_never_larger_than_the_representation_plus_framing() {
     let addr = serve_ranged(RangeLayer::new(), video()).await;
     // Sixty tiny overlapping ranges collapse into one.
-    let set: Vec<String> = (0..60).map(|i| format!("{}-{}", i * 10, i * 10 + 15)).collect();
+    let set: Vec<String> = (0..60)
+        .map(|i| format!("{}-{}", i * 10, i * 10 + 15))
+        .collect();
     let reply = get(addr, &[("Range", &format!("bytes={}", set.join(",")))]).await;
     assert_eq!(reply.status, 206);
     assert_eq!(reply.header("content-range"), Some("bytes 0-605/10000"));
     // Every other 1000 bytes: 10 parts, each framed once.
-    let set: Vec<String> = (0..10).map(|i| format!("{}-{}", i * 1000, i * 1000 + 499)).collect();
+    let set: Vec<String> = (0..10)
+        .map(|i| format!("{}-{}", i * 1000, i * 1000 + 499))
+        .collect();
     let reply = get(addr, &[("Range", &format!("bytes={}", set.join(",")))]).await;
     let parts = assert_parts(&reply, &content(LEN), Some("video/mp4"));
     assert_eq!(parts.len(), 10);
     let framing = reply.body.len() - 5000;
-    assert!(framing < 10 * 200, "framing is {framing} bytes for 10 parts");
+    assert!(
+        framing < 10 * 200,
+        "framing is {framing} bytes for 10 parts"
+    );
 }
 
 #[tokio::test]
@@ -170,7 +191,11 @@ async fn max_ranges_is_configurable() {
 #[tokio::test]
 async fn if_range_mismatch_sends_the_whole_200() {
     let addr = serve_ranged(RangeLayer::new(), video().header(ETAG, "\"v2\"")).await;
-    let reply = get(addr, &[("Range", "bytes=0-9,100-109"), ("If-Range", "\"v1\"")]).await;
+    let reply = get(
+        addr,
+        &[("Range", "bytes=0-9,100-109"), ("If-Range", "\"v1\"")],
+    )
+    .await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body, content(LEN));
 }
@@ -179,6 +204,9 @@ async fn if_range_mismatch_sends_the_whole_200() {
 async fn encoded_representation_gets_the_whole_200_for_several_ranges() {
     let addr = serve_ranged(RangeLayer::new(), video().header(CONTENT_ENCODING, "gzip")).await;
     let reply = get(addr, &[("Range", "bytes=0-9,100-109")]).await;
-    assert_eq!(reply.status, 200, "Content-Encoding cannot describe multipart framing");
+    assert_eq!(
+        reply.status, 200,
+        "Content-Encoding cannot describe multipart framing"
+    );
     assert_eq!(reply.body, content(LEN));
 }

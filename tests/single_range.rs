@@ -23,7 +23,11 @@ fn assert_partial(reply: &support::Reply, data: &[u8], first: usize, last: usize
     assert_eq!(reply.header("content-range"), Some(expected.as_str()));
     assert_eq!(reply.content_length(), Some((last - first + 1) as u64));
     assert!(reply.complete);
-    assert_eq!(reply.body, &data[first..=last], "body must equal the source slice");
+    assert_eq!(
+        reply.body,
+        &data[first..=last],
+        "body must equal the source slice"
+    );
 }
 
 fn assert_full(reply: &support::Reply, data: &[u8]) {
@@ -72,7 +76,11 @@ async fn end_past_the_last_byte_is_clamped() {
 #[tokio::test]
 async fn last_position_beyond_u64_means_to_the_end() {
     let data = content(LEN);
-    let reply = ranged(Inner::new(data.clone()), "bytes=5-99999999999999999999999999").await;
+    let reply = ranged(
+        Inner::new(data.clone()),
+        "bytes=5-99999999999999999999999999",
+    )
+    .await;
     assert_partial(&reply, &data, 5, LEN - 1);
 }
 
@@ -116,7 +124,9 @@ async fn representation_headers_are_kept_on_206() {
 #[tokio::test]
 async fn content_length_header_is_used_when_the_body_size_is_unknown() {
     let data = content(LEN);
-    let inner = Inner::new(data.clone()).unknown_size().header(CONTENT_LENGTH, "10000");
+    let inner = Inner::new(data.clone())
+        .unknown_size()
+        .header(CONTENT_LENGTH, "10000");
     let reply = ranged(inner, "bytes=10-19").await;
     assert_partial(&reply, &data, 10, 19);
 }
@@ -163,7 +173,12 @@ async fn only_get_and_head_are_ranged() {
         let inner = Inner::new(data.clone());
         let seen = inner.seen.clone();
         let addr = serve_ranged(RangeLayer::new(), inner).await;
-        let reply = request(addr, method, &[("Range", "bytes=0-1"), ("Content-Length", "0")]).await;
+        let reply = request(
+            addr,
+            method,
+            &[("Range", "bytes=0-1"), ("Content-Length", "0")],
+        )
+        .await;
         assert_full(&reply, &data);
         assert_eq!(reply.header("accept-ranges"), None, "{method} is untouched");
         let seen = seen.lock().unwrap();
@@ -274,7 +289,11 @@ async fn accept_ranges_is_advertised_on_200() {
 #[tokio::test]
 async fn accept_ranges_can_be_turned_off() {
     let data = content(LEN);
-    let addr = serve_ranged(RangeLayer::new().accept_ranges(false), Inner::new(data.clone())).await;
+    let addr = serve_ranged(
+        RangeLayer::new().accept_ranges(false),
+        Inner::new(data.clone()),
+    )
+    .await;
     let reply = get(addr, &[]).await;
     assert_eq!(reply.header("accept-ranges"), None);
     let reply = get(addr, &[("Range", "bytes=0-1")]).await;
@@ -285,7 +304,10 @@ async fn accept_ranges_can_be_turned_off() {
 #[tokio::test]
 async fn head_with_range_gets_the_206_headers_and_no_body() {
     let data = content(LEN);
-    for inner in [Inner::new(data.clone()), Inner::new(data.clone()).empty_head()] {
+    for inner in [
+        Inner::new(data.clone()),
+        Inner::new(data.clone()).empty_head(),
+    ] {
         let addr = serve_ranged(RangeLayer::new(), inner).await;
         let reply = request(addr, "HEAD", &[("Range", "bytes=100-199")]).await;
         assert_eq!(reply.status, 206);

@@ -23,7 +23,12 @@ async fn assert_416(layer: RangeLayer, inner: Inner, range: &str) {
 #[tokio::test]
 async fn range_starting_at_the_length_is_416() {
     assert_416(RangeLayer::new(), Inner::new(content(LEN)), "bytes=1000-").await;
-    assert_416(RangeLayer::new(), Inner::new(content(LEN)), "bytes=1000-2000").await;
+    assert_416(
+        RangeLayer::new(),
+        Inner::new(content(LEN)),
+        "bytes=1000-2000",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -39,7 +44,12 @@ async fn first_position_beyond_u64_is_416() {
 
 #[tokio::test]
 async fn every_member_unsatisfiable_is_416() {
-    assert_416(RangeLayer::new(), Inner::new(content(LEN)), "bytes=5000-,-0,1000-1001").await;
+    assert_416(
+        RangeLayer::new(),
+        Inner::new(content(LEN)),
+        "bytes=5000-,-0,1000-1001",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -50,13 +60,19 @@ async fn representation_headers_that_describe_the_body_are_dropped() {
     let addr = serve_ranged(RangeLayer::new(), inner).await;
     let reply = get(addr, &[("Range", "bytes=2000-")]).await;
     assert_eq!(reply.status, 416);
-    assert_eq!(reply.header("content-type"), None, "the empty body is not video");
+    assert_eq!(
+        reply.header("content-type"),
+        None,
+        "the empty body is not video"
+    );
     assert_eq!(reply.header("etag"), Some("\"v1\""), "validators stay");
 }
 
 #[tokio::test]
 async fn over_limit_reject_policy_answers_416() {
-    let layer = RangeLayer::new().max_ranges(2).over_limit(OverLimit::Reject);
+    let layer = RangeLayer::new()
+        .max_ranges(2)
+        .over_limit(OverLimit::Reject);
     assert_416(layer, Inner::new(content(LEN)), "bytes=0-1,3-4,6-7").await;
     let layer = RangeLayer::new().over_limit(OverLimit::Reject);
     assert_416(layer, Inner::new(content(LEN)), "bytes=0-,0-").await;

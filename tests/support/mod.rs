@@ -135,7 +135,7 @@ impl Body for Scripted {
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.hint.clone()
+        self.hint
     }
 }
 
@@ -203,7 +203,10 @@ impl Inner {
     }
 
     pub fn body(&self) -> Scripted {
-        let steps = chunks(&self.data, self.chunk).into_iter().map(Step::Data).collect();
+        let steps = chunks(&self.data, self.chunk)
+            .into_iter()
+            .map(Step::Data)
+            .collect();
         let exact = self.sized.then_some(self.data.len() as u64);
         Scripted::new(steps, exact, &self.probe)
     }
@@ -227,7 +230,8 @@ impl<B> Service<Request<B>> for Inner {
         };
         let mut res = Response::new(body);
         if self.empty_head {
-            res.headers_mut().insert(http::header::CONTENT_LENGTH, self.data.len().into());
+            res.headers_mut()
+                .insert(http::header::CONTENT_LENGTH, self.data.len().into());
         }
         *res.status_mut() = self.status;
         res.headers_mut().extend(self.headers.clone());
@@ -390,7 +394,10 @@ fn dechunk(mut rest: &[u8]) -> (Vec<u8>, bool) {
 
 /// Splits a `multipart/byteranges` body with an independent, strict reader: returns
 /// each part's headers (lower-cased names) and bytes.
-pub fn parse_multipart(content_type: &str, body: &[u8]) -> Vec<(Vec<(String, String)>, Vec<u8>)> {
+/// One part of a multipart body: its headers and its bytes.
+pub type Part = (Vec<(String, String)>, Vec<u8>);
+
+pub fn parse_multipart(content_type: &str, body: &[u8]) -> Vec<Part> {
     let boundary = content_type
         .strip_prefix("multipart/byteranges; boundary=")
         .unwrap_or_else(|| panic!("not multipart/byteranges: {content_type}"));
@@ -417,8 +424,17 @@ pub fn parse_multipart(content_type: &str, body: &[u8]) -> Vec<(Vec<(String, Str
             .collect::<Vec<_>>();
         rest = &rest[header_end + 4..];
         let range: (u64, u64) = {
-            let cr = &headers.iter().find(|(n, _)| n == "content-range").unwrap().1;
-            let span = cr.strip_prefix("bytes ").unwrap().split('/').next().unwrap();
+            let cr = &headers
+                .iter()
+                .find(|(n, _)| n == "content-range")
+                .unwrap()
+                .1;
+            let span = cr
+                .strip_prefix("bytes ")
+                .unwrap()
+                .split('/')
+                .next()
+                .unwrap();
             let (a, b) = span.split_once('-').unwrap();
             (a.parse().unwrap(), b.parse().unwrap())
         };
@@ -430,7 +446,10 @@ pub fn parse_multipart(content_type: &str, body: &[u8]) -> Vec<(Vec<(String, Str
         if rest.is_empty() {
             return parts;
         }
-        assert!(rest.starts_with(separator.as_bytes()), "parts are separated by a delimiter");
+        assert!(
+            rest.starts_with(separator.as_bytes()),
+            "parts are separated by a delimiter"
+        );
         rest = &rest[separator.len()..];
     }
 }

@@ -1,0 +1,290 @@
+//! A static-file server whose handler knows nothing of ranges, wrapped in `RangeLayer`.
+//!
+//! ```text
+//! cargo run --release --example serve -- --root ./media --addr 127.0.0.1:3000
+//! curl -r 0-99 http://127.0.0.1:3000/video.mp4
+//! ```
+//!
+//! The handler streams whole files with `Content-Type`, a strong `ETag` and
+//! `Last-Modified`, answers `If-None-Match` with `304`, `404`s missing files and refuses
+//! paths that leave the root. `RangeLayer` does everything else.
+//!
+//! Set `RANGE_LOG=1` to print one line per request (method, path, `Range`, status) to
+//! stderr; the log sits outside the layer, where the request still has its `Range`.
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Component, Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::UNIX_EPOCH;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LAST_MODIFIED, RANGE};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::net::TcpListener;
+use tower::{service_fn, ServiceBuilder, ServiceExt};
+use tower_range::RangeLayer;
+
+type FileResponse = Response<UnsyncBoxBody<Bytes, io::Error>>;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut root = PathBuf::from(".");
+    let mut addr: SocketAddr = "127.0.0.1:3000".parse()?;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--root", Some(dir)) => root = dir.into(),
+            ("--addr", Some(a)) => addr = a.parse()?,
+            _ => {
+                eprintln!("usage: serve [--root DIR] [--addr HOST:PORT]");
+                std::process::exit(2);
+            }
+        }
+    }
+    let root = Arc::new(root.canonicalize()?);
+    let log = std::env::var_os("RANGE_LOG").is_some();
+
+    let listener = TcpListener::bind(addr).await?;
+    println!(
+        "serving {} on http://{}/",
+        root.display(),
+        listener.local_addr()?
+    );
+
+    loop {
+        let (stream, _) = listener.accept().await?;
+        // Small responses must not wait for delayed ACKs (Nagle's algorithm).
+        stream.set_nodelay(true)?;
+        let root = root.clone();
+        let ranged = ServiceBuilder::new()
+            .layer(RangeLayer::new())
+            .service(service_fn(move |req| serve_file(root.clone(), req)));
+        let svc = service_fn(move |req: Request<Incoming>| {
+            let line = log.then(|| {
+                let range = req
+                    .headers()
+                    .get(RANGE)
+                    .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned());
+                format!("{} {} range={range:?}", req.method(), req.uri().path())
+            });
+            let res = ranged.clone().oneshot(req);
+            async move {
+                let res = res.await?;
+                if let Some(line) = line {
+                    eprintln!("{line} -> {}", res.status().as_u16());
+                }
+                Ok::<_, Infallible>(res)
+            }
+        });
+        tokio::spawn(async move {
+            let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc))
+                .await;
+            if let Err(err) = conn {
+                if log {
+                    eprintln!("connection: {err}");
+                }
+            }
+        });
+    }
+}
+
+/// The range-unaware handler: a whole file, or an error status.
+async fn serve_file(
+    root: Arc<PathBuf>,
+    req: Request<Incoming>,
+) -> Result<FileResponse, Infallible> {
+    Ok(open(&root, &req).await.unwrap_or_else(status_only))
+}
+
+async fn open(root: &Path, req: &Request<Incoming>) -> Result<FileResponse, StatusCode> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Err(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let path = resolve(root, req.uri().path()).ok_or(StatusCode::NOT_FOUND)?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|_| StatusCode::NOT_FOUND)?;
+    let meta = file.metadata().await.map_err(|_| StatusCode::NOT_FOUND)?;
+    if !meta.is_file() {
+        return Err(StatusCode::NOT_FOUND);
+    }
+    let len = meta.len();
+    let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+    let secs = modified
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let nanos = modified
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let etag = format!("\"{len:x}-{secs:x}.{nanos:x}\"");
+
+    let mut res = if req.headers().get(IF_NONE_MATCH).is_some_and(|tags| {
+        tags.to_str()
+            .is_ok_and(|t| t.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    }) {
+        status_only(StatusCode::NOT_MODIFIED)
+    } else if req.method() == Method::HEAD {
+        let mut res = status_only(StatusCode::OK);
+        res.headers_mut().insert(CONTENT_LENGTH, len.into());
+        res
+    } else {
+        Response::new(FileBody::new(file, len).boxed_unsync())
+    };
+    let headers = res.headers_mut();
+    headers.insert(ETAG, HeaderValue::try_from(etag).expect("hex digits"));
+    headers.insert(
+        LAST_MODIFIED,
+        HeaderValue::try_from(http_date(secs)).expect("ASCII date"),
+    );
+    if res.status() == StatusCode::OK {
+        res.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(content_type(&path)));
+    }
+    Ok(res)
+}
+
+/// Maps a URL path to a file under `root`, or `None` if it would leave the root.
+fn resolve(root: &Path, url_path: &str) -> Option<PathBuf> {
+    let decoded = percent_decode(url_path)?;
+    let mut path = root.to_path_buf();
+    for component in Path::new(decoded.trim_start_matches('/')).components() {
+        match component {
+            Component::Normal(part) => path.push(part),
+            Component::CurDir => {}
+            // `..`, a drive or a root: never leave `root`.
+            _ => return None,
+        }
+    }
+    // A symbolic link may still point outside: check the real path.
+    let real = path.canonicalize().ok()?;
+    real.starts_with(root).then_some(real)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let decoded = String::from_utf8(out).ok()?;
+    (!decoded.contains('\0') && !decoded.contains('\\')).then_some(decoded)
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "txt" => "text/plain; charset=utf-8",
+        "js" => "text/javascript",
+        "css" => "text/css",
+        "json" => "application/json",
+        "mp4" | "m4v" => "video/mp4",
+        "webm" => "video/webm",
+        "mp3" => "audio/mpeg",
+        "m4a" => "audio/mp4",
+        "ogg" | "oga" => "audio/ogg",
+        "opus" => "audio/ogg",
+        "wav" => "audio/wav",
+        "pdf" => "application/pdf",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        _ => "application/octet-stream",
+    }
+}
+
+fn status_only(status: StatusCode) -> FileResponse {
+    let mut res = Response::new(Empty::new().map_err(|never| match never {}).boxed_unsync());
+    *res.status_mut() = status;
+    res
+}
+
+/// IMF-fixdate (RFC 9110 §5.6.7) for seconds since the Unix epoch.
+fn http_date(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs / 86_400;
+    let (h, m, s) = (secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year} {h:02}:{m:02}:{s:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize]
+    )
+}
+
+/// A whole file, read front to back in 64 KiB chunks, with an exact size.
+struct FileBody {
+    file: tokio::fs::File,
+    remaining: u64,
+}
+
+impl FileBody {
+    fn new(file: tokio::fs::File, len: u64) -> Self {
+        Self {
+            file,
+            remaining: len,
+        }
+    }
+}
+
+impl Body for FileBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        if self.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let want = self.remaining.min(64 * 1024) as usize;
+        let mut buf = BytesMut::zeroed(want);
+        let mut read_buf = ReadBuf::new(&mut buf);
+        ready!(Pin::new(&mut self.file).poll_read(cx, &mut read_buf))?;
+        let n = read_buf.filled().len();
+        if n == 0 {
+            return Poll::Ready(Some(Err(io::ErrorKind::UnexpectedEof.into())));
+        }
+        buf.truncate(n);
+        self.remaining -= n as u64;
+        Poll::Ready(Some(Ok(Frame::data(buf.freeze()))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
