@@ -10,7 +10,8 @@ use pin_project_lite::pin_project;
 
 use crate::error::{BoxError, RangeBodyError};
 use crate::multipart::{Parts, Step};
-use crate::slice::Forward;
+use crate::slice::{Forward, ReadRange};
+use crate::source::Seek;
 
 pin_project! {
     /// The body of a response from [`RangeService`](crate::RangeService).
@@ -60,7 +61,8 @@ pin_project! {
     enum Kind<B: Body> {
         Passthrough { #[pin] inner: B },
         Empty,
-        Ranged { parts: Parts, #[pin] source: Forward<B> },
+        Skipping { parts: Parts, #[pin] source: Forward<B> },
+        Seeking { parts: Parts, source: Seek },
     }
 }
 
@@ -75,15 +77,20 @@ impl<B: Body> ResponseBody<B> {
         Self { kind: Kind::Empty }
     }
 
-    pub(crate) const fn ranged(inner: B, parts: Parts) -> Self
-    where
-        B::Error: Into<BoxError>,
-    {
+    /// `parts` cut from the inner body in one forward pass.
+    pub(crate) const fn skipping(inner: B, parts: Parts) -> Self {
         Self {
-            kind: Kind::Ranged {
+            kind: Kind::Skipping {
                 parts,
                 source: Forward::new(inner),
             },
+        }
+    }
+
+    /// `parts` read from `source`; the inner body is not needed.
+    pub(crate) const fn seeking(source: Seek, parts: Parts) -> Self {
+        Self {
+            kind: Kind::Seeking { parts, source },
         }
     }
 }
@@ -125,38 +132,8 @@ where
                 Poll::Ready(frame)
             }
             KindProj::Empty => Poll::Ready(None),
-            KindProj::Ranged { parts, mut source } => {
-                let data = match parts.next() {
-                    Step::Frame(bytes) => bytes,
-                    Step::Read(want) => match ready!(source.as_mut().poll_read(cx, want)) {
-                        Some(Ok(data)) => {
-                            parts.advance(data.len() as u64);
-                            data
-                        }
-                        Some(Err(err)) => {
-                            parts.abort();
-                            source.finish();
-                            return Poll::Ready(Some(Err(err)));
-                        }
-                        None => {
-                            let missing = parts.remaining_data();
-                            parts.abort();
-                            source.finish();
-                            let err = RangeBodyError::UnexpectedEnd { missing };
-                            return Poll::Ready(Some(Err(err.into())));
-                        }
-                    },
-                    Step::Done => {
-                        source.finish();
-                        return Poll::Ready(None);
-                    }
-                };
-                if parts.remaining() == 0 {
-                    // The last byte is out: release the inner body now, unread.
-                    source.finish();
-                }
-                Poll::Ready(Some(Ok(Frame::data(data))))
-            }
+            KindProj::Skipping { parts, source } => poll_parts(parts, source, cx),
+            KindProj::Seeking { parts, source } => poll_parts(parts, Pin::new(source), cx),
         }
     }
 
@@ -164,7 +141,7 @@ where
         match &self.kind {
             Kind::Passthrough { inner } => inner.is_end_stream(),
             Kind::Empty => true,
-            Kind::Ranged { parts, .. } => parts.remaining() == 0,
+            Kind::Skipping { parts, .. } | Kind::Seeking { parts, .. } => parts.remaining() == 0,
         }
     }
 
@@ -172,7 +149,9 @@ where
         match &self.kind {
             Kind::Passthrough { inner } => inner.size_hint(),
             Kind::Empty => SizeHint::with_exact(0),
-            Kind::Ranged { parts, .. } => SizeHint::with_exact(parts.remaining()),
+            Kind::Skipping { parts, .. } | Kind::Seeking { parts, .. } => {
+                SizeHint::with_exact(parts.remaining())
+            }
         }
     }
 }
@@ -182,10 +161,49 @@ impl<B: Body> fmt::Debug for ResponseBody<B> {
         let kind = match &self.kind {
             Kind::Passthrough { .. } => "Passthrough",
             Kind::Empty => "Empty",
-            Kind::Ranged { .. } => "Ranged",
+            Kind::Skipping { .. } => "Skipping",
+            Kind::Seeking { .. } => "Seeking",
         };
         f.debug_struct("ResponseBody")
             .field("kind", &kind)
             .finish_non_exhaustive()
     }
+}
+
+/// Sends the next framing or source bytes of `parts`, reading from `source`.
+fn poll_parts<R: ReadRange>(
+    parts: &mut Parts,
+    mut source: Pin<&mut R>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    let data = match parts.next() {
+        Step::Frame(bytes) => bytes,
+        Step::Read(want) => match ready!(source.as_mut().poll_read(cx, want)) {
+            Some(Ok(data)) => {
+                parts.advance(data.len() as u64);
+                data
+            }
+            Some(Err(err)) => {
+                parts.abort();
+                source.finish();
+                return Poll::Ready(Some(Err(err)));
+            }
+            None => {
+                let missing = parts.remaining_data();
+                parts.abort();
+                source.finish();
+                let err = RangeBodyError::UnexpectedEnd { missing };
+                return Poll::Ready(Some(Err(err.into())));
+            }
+        },
+        Step::Done => {
+            source.finish();
+            return Poll::Ready(None);
+        }
+    };
+    if parts.remaining() == 0 {
+        // The last byte is out: release the inner body now, unread.
+        source.finish();
+    }
+    Poll::Ready(Some(Ok(Frame::data(data))))
 }

@@ -18,6 +18,7 @@ use crate::layer::Config;
 use crate::multipart::{self, Parts};
 use crate::plan::{RangePlan, RangeRequest};
 use crate::range::ByteRange;
+use crate::source::{RangeSource, Seek};
 
 pin_project! {
     /// The future of [`RangeService`](crate::RangeService): the inner response, ranged.
@@ -56,11 +57,13 @@ where
         let Some(request) = this.request.take() else {
             return Poll::Ready(Ok(res.map(ResponseBody::passthrough)));
         };
+        let seekable = res.extensions().get::<RangeSource>().map(RangeSource::len);
         let plan = RangePlan::decide(
             &request,
             res.status(),
             res.headers(),
             &res.body().size_hint(),
+            seekable,
             this.config,
         );
         Poll::Ready(Ok(respond(plan, request.head, res, this.config)))
@@ -84,7 +87,15 @@ where
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
     let body = match plan {
-        RangePlan::Untouched | RangePlan::Full { .. } => ResponseBody::passthrough(body),
+        RangePlan::Untouched | RangePlan::Full { .. } | RangePlan::Answered => {
+            ResponseBody::passthrough(body)
+        }
+        RangePlan::Misanswered => {
+            parts.status = StatusCode::BAD_GATEWAY;
+            parts.headers.clear();
+            set_length(&mut parts.headers, 0);
+            ResponseBody::empty()
+        }
         RangePlan::Unsatisfiable { len } => {
             parts.status = StatusCode::RANGE_NOT_SATISFIABLE;
             // The empty body is not the representation: drop what described it.
@@ -108,10 +119,16 @@ where
                 _ => multipart_schedule(headers, &ranges, len),
             };
             set_length(headers, schedule.remaining());
-            if head {
-                ResponseBody::empty()
-            } else {
-                ResponseBody::ranged(body, schedule)
+            let source = parts
+                .extensions
+                .remove::<RangeSource>()
+                .filter(|source| source.len() == len);
+            match source {
+                _ if head => ResponseBody::empty(),
+                Some(source) => {
+                    ResponseBody::seeking(Seek::new(source, config.read_chunk), schedule)
+                }
+                None => ResponseBody::skipping(body, schedule),
             }
         }
     };

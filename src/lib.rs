@@ -55,9 +55,11 @@ mod plan;
 mod range;
 mod service;
 mod slice;
+mod source;
 
 pub use body::ResponseBody;
 pub use error::{BoxError, RangeBodyError};
 pub use future::ResponseFuture;
 pub use layer::{OverLimit, RangeLayer};
 pub use service::RangeService;
+pub use source::{RandomAccess, RangeSource, ReadFuture};

@@ -7,7 +7,7 @@ use http_body::SizeHint;
 
 use crate::if_range;
 use crate::layer::{Config, OverLimit};
-use crate::range::{self, ByteRange, ParsedRange};
+use crate::range::{self, ByteRange, ParsedRange, RangeSpec};
 
 /// What `call()` keeps of a `GET` or `HEAD` request: all the decision needs later.
 #[derive(Clone, Debug)]
@@ -16,6 +16,8 @@ pub(crate) struct RangeRequest {
     /// `None` when the request has no `Range`, or one we ignore.
     pub(crate) range: Option<ParsedRange>,
     pub(crate) if_range: Option<HeaderValue>,
+    /// The one range handed on to the inner service, if any.
+    pub(crate) forward: Option<RangeSpec>,
 }
 
 impl RangeRequest {
@@ -30,10 +32,21 @@ impl RangeRequest {
         let if_range = range
             .as_ref()
             .and_then(|_| headers.get(http::header::IF_RANGE).cloned());
+        // A single range without `If-Range` is handed on, so that an inner service that
+        // can seek (tower-http's `ServeDir`, a proxy) sends only that range. Its answer is
+        // checked against ours in `RangePlan::decide`. With `If-Range` nothing is handed on:
+        // not every inner service evaluates it (`ServeDir` does not).
+        let forward = match &range {
+            Some(ParsedRange::Specs(specs)) if specs.len() == 1 && if_range.is_none() => {
+                Some(specs[0])
+            }
+            _ => None,
+        };
         Self {
             head,
             range,
             if_range,
+            forward,
         }
     }
 }
@@ -50,16 +63,31 @@ pub(crate) enum RangePlan {
     Partial { len: u64, ranges: Vec<ByteRange> },
     /// `416` with `Content-Range: bytes */len`.
     Unsatisfiable { len: u64 },
+    /// The inner service answered the range it was handed, as we would have: its
+    /// `206` or `416` goes out as it is, advertising `Accept-Ranges`.
+    Answered,
+    /// The inner service answered the range it was handed differently from RFC 9110 as
+    /// we read it: `502 Bad Gateway`, never wrong bytes.
+    Misanswered,
 }
 
 impl RangePlan {
+    /// Decides from the request, the inner response's head, and whether a
+    /// [`RangeSource`](crate::RangeSource) of `seekable` bytes came with it.
     pub(crate) fn decide(
         request: &RangeRequest,
         status: StatusCode,
         headers: &HeaderMap,
         body_hint: &SizeHint,
+        seekable: Option<u64>,
         config: &Config,
     ) -> Self {
+        if let Some(spec) = request.forward {
+            if status == StatusCode::PARTIAL_CONTENT || status == StatusCode::RANGE_NOT_SATISFIABLE
+            {
+                return Self::check_answer(spec, headers);
+            }
+        }
         if status != StatusCode::OK
             || headers.contains_key(CONTENT_RANGE)
             || headers
@@ -98,12 +126,40 @@ impl RangePlan {
         if requested > len {
             return config.over_limit.plan(len);
         }
-        let ranges = coalesce(ranges, config.coalesce_gap);
+        // A forward-only body can only give the parts in ascending order; a source that
+        // seeks gives them in the order requested (RFC 9110 §14.6 SHOULD).
+        let in_request_order = seekable == Some(len);
+        let ranges = coalesce(ranges, config.coalesce_gap, in_request_order);
         if ranges.len() > 1 && headers.contains_key(CONTENT_ENCODING) {
             // A `Content-Encoding` would wrongly claim the multipart framing is encoded.
             return full;
         }
         Self::Partial { len, ranges }
+    }
+}
+
+impl RangePlan {
+    /// Checks an inner `206` or `416` to a range we handed on against our own reading.
+    fn check_answer(spec: RangeSpec, headers: &HeaderMap) -> Self {
+        let mut values = headers.get_all(CONTENT_RANGE).iter();
+        let answer = match (values.next(), values.next()) {
+            (Some(value), None) => range::parse_content_range(value.as_bytes()),
+            _ => None,
+        };
+        match answer {
+            Some((Some((first, last)), len)) => {
+                let ours = spec.resolve(len);
+                if ours.is_some_and(|r| r.start == first && r.last() == last) {
+                    return Self::Answered;
+                }
+            }
+            // An empty representation has no satisfiable range: a 416 is right too.
+            Some((None, len)) if len == 0 || spec.resolve(len).is_none() => {
+                return Self::Answered;
+            }
+            _ => {}
+        }
+        Self::Misanswered
     }
 }
 
@@ -150,21 +206,27 @@ fn parse_len(value: &HeaderValue) -> Option<u64> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
-/// Sorts the ranges and merges those that overlap or lie closer than `gap` bytes:
-/// sending the gap costs less than the framing of another part (RFC 9110 §14.6).
-/// The result is ascending and disjoint, so its total never exceeds the length.
-pub(crate) fn coalesce(mut ranges: Vec<ByteRange>, gap: u64) -> Vec<ByteRange> {
-    ranges.sort_unstable_by_key(|r| r.start);
-    let mut merged: Vec<ByteRange> = Vec::with_capacity(ranges.len());
-    for r in ranges {
+/// Merges the ranges that overlap or lie closer than `gap` bytes: sending the gap costs
+/// less than the framing of another part (RFC 9110 §14.6). The result is disjoint, so
+/// its total never exceeds the length. It is ascending, or with `in_request_order`, in
+/// the order of each merged range's first request.
+pub(crate) fn coalesce(ranges: Vec<ByteRange>, gap: u64, in_request_order: bool) -> Vec<ByteRange> {
+    let mut indexed: Vec<(usize, ByteRange)> = ranges.into_iter().enumerate().collect();
+    indexed.sort_unstable_by_key(|(_, r)| r.start);
+    let mut merged: Vec<(usize, ByteRange)> = Vec::with_capacity(indexed.len());
+    for (i, r) in indexed {
         match merged.last_mut() {
-            Some(last) if r.start <= last.end.saturating_add(gap) => {
+            Some((first, last)) if r.start <= last.end.saturating_add(gap) => {
                 last.end = last.end.max(r.end);
+                *first = (*first).min(i);
             }
-            _ => merged.push(r),
+            _ => merged.push((i, r)),
         }
     }
-    merged
+    if in_request_order {
+        merged.sort_unstable_by_key(|(i, _)| *i);
+    }
+    merged.into_iter().map(|(_, r)| r).collect()
 }
 
 #[cfg(test)]
@@ -188,6 +250,7 @@ mod tests {
             StatusCode::OK,
             &response,
             &SizeHint::with_exact(len),
+            None,
             &config(),
         )
     }
@@ -267,6 +330,7 @@ mod tests {
             StatusCode::OK,
             &res,
             &SizeHint::with_exact(10),
+            None,
             &config(),
         );
         assert_eq!(plan, RangePlan::Full { len: 10 });
@@ -275,8 +339,17 @@ mod tests {
     #[test]
     fn coalescing_merges_overlaps_and_small_gaps() {
         let r = |v: &[std::ops::Range<u64>]| v.iter().cloned().map(ByteRange::from).collect();
-        assert_eq!(coalesce(r(&[5..8, 0..2, 1..3]), 0), r(&[0..3, 5..8]));
-        assert_eq!(coalesce(r(&[5..8, 0..2]), 3), r(&[0..8]));
-        assert_eq!(coalesce(r(&[5..8, 0..2]), 2), r(&[0..2, 5..8]));
+        assert_eq!(coalesce(r(&[5..8, 0..2, 1..3]), 0, false), r(&[0..3, 5..8]));
+        assert_eq!(coalesce(r(&[5..8, 0..2]), 3, false), r(&[0..8]));
+        assert_eq!(coalesce(r(&[5..8, 0..2]), 2, false), r(&[0..2, 5..8]));
+    }
+
+    #[test]
+    fn coalescing_can_keep_the_request_order() {
+        let r = |v: &[std::ops::Range<u64>]| v.iter().cloned().map(ByteRange::from).collect();
+        assert_eq!(
+            coalesce(r(&[50..60, 0..2, 20..30, 1..3]), 0, true),
+            r(&[50..60, 0..3, 20..30])
+        );
     }
 }

@@ -60,6 +60,44 @@ impl RangeSpec {
     }
 }
 
+impl RangeSpec {
+    /// The spec as a `Range` header value in its one canonical form, for an inner
+    /// service whose parser may be stricter than ours.
+    pub(crate) fn to_header(self) -> String {
+        match self {
+            Self::FromTo { first, last: None } => format!("bytes={first}-"),
+            Self::FromTo {
+                first,
+                last: Some(last),
+            } => format!("bytes={first}-{last}"),
+            Self::Suffix(n) => format!("bytes=-{n}"),
+        }
+    }
+}
+
+/// Parses a `Content-Range` value: `bytes first-last/len` gives `Some((first, last))`
+/// and `len`, `bytes */len` gives `None` and `len` (RFC 9110 §14.4).
+pub(crate) fn parse_content_range(value: &[u8]) -> Option<(Option<(u64, u64)>, u64)> {
+    let rest = value.strip_prefix(b"bytes ")?;
+    let slash = rest.iter().position(|&b| b == b'/')?;
+    let (span, len) = (&rest[..slash], parse_exact(&rest[slash + 1..])?);
+    if span == b"*" {
+        return Some((None, len));
+    }
+    let dash = span.iter().position(|&b| b == b'-')?;
+    let first = parse_exact(&span[..dash])?;
+    let last = parse_exact(&span[dash + 1..])?;
+    Some((Some((first, last)), len))
+}
+
+/// Parses `1*DIGIT` that must fit in a `u64`.
+fn parse_exact(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
 /// What a `Range` header asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum ParsedRange {
@@ -258,6 +296,27 @@ mod tests {
         assert_eq!(parse(b"bytes=0-1,2-3,4-5", 2), Some(ParsedRange::TooMany));
         assert_eq!(parse(b"bytes=0-1,2-3,5-4", 2), None);
         assert!(matches!(parse(b"bytes=0-1,2-3", 2), Some(ParsedRange::Specs(s)) if s.len() == 2));
+    }
+
+    #[test]
+    fn canonical_header_round_trips() {
+        for value in ["bytes=0-5", "bytes=7-", "bytes=-3"] {
+            let parsed = specs(value).unwrap();
+            assert_eq!(parsed[0].to_header(), value);
+        }
+        assert_eq!(specs("BYTES= 1-2 ,").unwrap()[0].to_header(), "bytes=1-2");
+    }
+
+    #[test]
+    fn content_range_parses_both_forms() {
+        assert_eq!(
+            parse_content_range(b"bytes 0-4/10"),
+            Some((Some((0, 4)), 10))
+        );
+        assert_eq!(parse_content_range(b"bytes */10"), Some((None, 10)));
+        assert_eq!(parse_content_range(b"bytes 0-4/*"), None);
+        assert_eq!(parse_content_range(b"bytes 0-4"), None);
+        assert_eq!(parse_content_range(b"items 0-4/10"), None);
     }
 
     #[test]

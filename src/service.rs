@@ -3,7 +3,7 @@
 use std::task::{Context, Poll};
 
 use http::header::{IF_RANGE, RANGE};
-use http::{Method, Request, Response};
+use http::{HeaderValue, Method, Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
@@ -17,10 +17,19 @@ use crate::plan::RangeRequest;
 /// Built by [`RangeLayer`](crate::RangeLayer). Only `GET` and `HEAD` are ranged; every
 /// other request and its response pass through untouched.
 ///
-/// The inner service never sees the `Range` and `If-Range` of a `GET` or `HEAD`: they
-/// are taken off the request and answered here, from the inner `200`. An inner service
-/// that answers ranges itself (tower-http's `ServeDir` answers `416` to several ranges)
-/// could otherwise turn a request the layer can serve into a wrong answer.
+/// What the inner service sees of a `GET` or `HEAD` with `Range`:
+///
+/// - one range and no `If-Range`: that range, rewritten in canonical form
+///   (`bytes=first-last`, `bytes=first-`, `bytes=-suffix`). An inner service that
+///   answers it with a `206` or `416` saves reading what comes before the range
+///   (tower-http's `ServeDir` seeks; a proxy fetches only the range). That answer is
+///   checked against the layer's own: when it agrees it goes out as it is, when it
+///   does not the client gets `502 Bad Gateway`, never wrong bytes. An inner `200` is
+///   ranged by the layer as usual.
+/// - several ranges, or `If-Range`: neither header. The layer answers from the inner
+///   `200`, so an inner service that answers ranges itself (`ServeDir` answers `416` to
+///   several ranges and ignores `If-Range`) cannot turn a request the layer can serve
+///   into a wrong answer.
 ///
 /// # Example
 ///
@@ -83,8 +92,17 @@ where
         let head = req.method() == Method::HEAD;
         let request = (head || req.method() == Method::GET).then(|| {
             let request = RangeRequest::new(req.headers(), head, &self.config);
-            req.headers_mut().remove(RANGE);
-            req.headers_mut().remove(IF_RANGE);
+            let headers = req.headers_mut();
+            headers.remove(IF_RANGE);
+            match request.forward {
+                Some(spec) => {
+                    let value = HeaderValue::try_from(spec.to_header()).expect("ASCII digits");
+                    headers.insert(RANGE, value);
+                }
+                None => {
+                    headers.remove(RANGE);
+                }
+            }
             request
         });
         ResponseFuture::new(self.inner.call(req), request, self.config)

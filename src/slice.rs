@@ -24,10 +24,21 @@ pin_project! {
     }
 }
 
-impl<B: Body> Forward<B>
-where
-    B::Error: Into<BoxError>,
-{
+/// Where a ranged body gets the bytes of its ranges.
+pub(crate) trait ReadRange {
+    /// The next bytes of `want`, starting at `want.start`, at most `want.len()` long and
+    /// never empty; `None` when the source ended (or sent trailers) first.
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        want: ByteRange,
+    ) -> Poll<Option<Result<Bytes, BoxError>>>;
+
+    /// Releases the source: nothing more will be read.
+    fn finish(self: Pin<&mut Self>);
+}
+
+impl<B: Body> Forward<B> {
     pub(crate) const fn new(inner: B) -> Self {
         Self {
             inner: Some(inner),
@@ -35,14 +46,16 @@ where
             pos: 0,
         }
     }
+}
 
-    /// The next bytes of `want`, starting at `want.start` and at most `want.len()` long.
-    ///
+impl<B: Body> ReadRange for Forward<B>
+where
+    B::Error: Into<BoxError>,
+{
     /// Polls the inner body at most once. A frame that lies wholly before `want` is
     /// skipped and the task yields (it wakes itself), so that skipping a long prefix of
-    /// an always-ready body never starves the other tasks of the runtime. `None` means
-    /// the inner body ended (or sent trailers) first.
-    pub(crate) fn poll_read(
+    /// an always-ready body never starves the other tasks of the runtime.
+    fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         want: ByteRange,
@@ -84,8 +97,8 @@ where
         }
     }
 
-    /// Drops the inner body and any buffered data: nothing more will be read.
-    pub(crate) fn finish(self: Pin<&mut Self>) {
+    /// Drops the inner body and any buffered data, unread.
+    fn finish(self: Pin<&mut Self>) {
         let mut this = self.project();
         this.inner.set(None);
         *this.buf = None;

@@ -209,12 +209,75 @@ async fn non_200_responses_pass_through_untouched() {
         StatusCode::CREATED,
         StatusCode::NOT_FOUND,
         StatusCode::INTERNAL_SERVER_ERROR,
-        StatusCode::PARTIAL_CONTENT,
     ] {
         let reply = ranged(Inner::new(data.clone()).status(status), "bytes=0-1").await;
         assert_eq!(reply.status, status.as_u16());
         assert_eq!(reply.body, data, "{status} keeps its whole body");
         assert_eq!(reply.header("accept-ranges"), None);
+        assert_eq!(reply.header("content-range"), None);
+    }
+}
+
+#[tokio::test]
+async fn inner_206_to_a_request_not_handed_a_range_passes_through_untouched() {
+    let data = content(LEN);
+    let inner = Inner::new(data.clone()).status(StatusCode::PARTIAL_CONTENT);
+    let reply = ranged(inner, "bytes=0-1,5-6").await;
+    assert_eq!(reply.status, 206);
+    assert_eq!(reply.body, data);
+    assert_eq!(reply.header("accept-ranges"), None);
+}
+
+#[tokio::test]
+async fn single_range_is_handed_on_in_canonical_form() {
+    for (sent, seen) in [
+        ("BYTES= 1-2 ,", Some("bytes=1-2")),
+        ("bytes=-99999999999999999999999", Some("bytes=-18446744073709551615")),
+        ("bytes=0-1,5-6", None),
+        ("bytes=5-1", None),
+    ] {
+        let inner = Inner::new(content(100));
+        let log = inner.seen.clone();
+        let addr = serve_ranged(RangeLayer::new(), inner).await;
+        get(addr, &[("Range", sent)]).await;
+        let log = log.lock().unwrap();
+        let range = log[0].get("range").map(|v| v.to_str().unwrap());
+        assert_eq!(range, seen, "{sent}");
+    }
+}
+
+#[tokio::test]
+async fn inner_answer_to_the_handed_range_goes_out_when_it_agrees() {
+    let data = content(LEN);
+    let inner = Inner::new(data.slice(100..200))
+        .status(StatusCode::PARTIAL_CONTENT)
+        .header(CONTENT_RANGE, "bytes 100-199/10000");
+    let reply = ranged(inner, "bytes=100-199").await;
+    assert_partial(&reply, &data, 100, 199);
+    assert_eq!(reply.header("accept-ranges"), Some("bytes"));
+
+    let inner = Inner::new(bytes::Bytes::new())
+        .status(StatusCode::RANGE_NOT_SATISFIABLE)
+        .header(CONTENT_RANGE, "bytes */10000");
+    let reply = ranged(inner, "bytes=20000-").await;
+    assert_eq!(reply.status, 416);
+}
+
+#[tokio::test]
+async fn inner_answer_to_the_handed_range_that_disagrees_is_502() {
+    let data = content(LEN);
+    for (status, content_range, range) in [
+        (StatusCode::PARTIAL_CONTENT, "bytes 100-198/10000", "bytes=100-199"),
+        (StatusCode::PARTIAL_CONTENT, "bytes 0-99/10000", "bytes=-100"),
+        (StatusCode::RANGE_NOT_SATISFIABLE, "bytes */10000", "bytes=0-"),
+        (StatusCode::PARTIAL_CONTENT, "garbage", "bytes=0-"),
+    ] {
+        let inner = Inner::new(data.slice(100..199))
+            .status(status)
+            .header(CONTENT_RANGE, content_range);
+        let reply = ranged(inner, range).await;
+        assert_eq!(reply.status, 502, "{content_range} for {range}");
+        assert!(reply.body.is_empty() && reply.complete);
         assert_eq!(reply.header("content-range"), None);
     }
 }
