@@ -7,7 +7,9 @@
 //!
 //! The handler streams whole files with `Content-Type`, a strong `ETag` and
 //! `Last-Modified`, answers `If-None-Match` with `304`, `404`s missing files and refuses
-//! paths that leave the root. `RangeLayer` does everything else.
+//! paths that leave the root. It never looks at `Range`; it only attaches a
+//! `RangeSource` so that the layer can read a range at its offset instead of skipping to
+//! it. `RangeLayer` does everything else.
 //!
 //! Set `RANGE_LOG=1` to print one line per request (method, path, `Range`, status) to
 //! stderr; the log sits outside the layer, where the request still has its `Range`.
@@ -32,7 +34,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::TcpListener;
 use tower::{service_fn, ServiceBuilder, ServiceExt};
-use tower_range::RangeLayer;
+use tower_range::{RangeLayer, RangeSource};
 
 type FileResponse = Response<UnsyncBoxBody<Bytes, io::Error>>;
 
@@ -139,7 +141,15 @@ async fn open(root: &Path, req: &Request<Incoming>) -> Result<FileResponse, Stat
         res.headers_mut().insert(CONTENT_LENGTH, len.into());
         res
     } else {
-        Response::new(FileBody::new(file, len).boxed_unsync())
+        // One line opts into seeking: the layer reads each range at its offset from this
+        // handle (on the blocking pool) and drops the streaming body unread.
+        let source = RangeSource::file(
+            file.try_clone().await.map_err(internal)?.into_std().await,
+            len,
+        );
+        let mut res = Response::new(FileBody::new(file, len).boxed_unsync());
+        res.extensions_mut().insert(source);
+        res
     };
     let headers = res.headers_mut();
     headers.insert(ETAG, HeaderValue::try_from(etag).expect("hex digits"));
@@ -208,6 +218,10 @@ fn content_type(path: &Path) -> &'static str {
         "jpg" | "jpeg" => "image/jpeg",
         _ => "application/octet-stream",
     }
+}
+
+fn internal(_: io::Error) -> StatusCode {
+    StatusCode::INTERNAL_SERVER_ERROR
 }
 
 fn status_only(status: StatusCode) -> FileResponse {

@@ -96,6 +96,12 @@ where
             set_length(&mut parts.headers, 0);
             ResponseBody::empty()
         }
+        RangePlan::Empty => {
+            parts.status = StatusCode::OK;
+            headers.remove(CONTENT_RANGE);
+            set_length(headers, 0);
+            ResponseBody::empty()
+        }
         RangePlan::Unsatisfiable { len } => {
             parts.status = StatusCode::RANGE_NOT_SATISFIABLE;
             // The empty body is not the representation: drop what described it.

@@ -66,9 +66,12 @@ pub(crate) enum RangePlan {
     /// The inner service answered the range it was handed, as we would have: its
     /// `206` or `416` goes out as it is, advertising `Accept-Ranges`.
     Answered,
-    /// The inner service answered the range it was handed differently from RFC 9110 as
-    /// we read it: `502 Bad Gateway`, never wrong bytes.
+    /// The inner service answered the range it was handed with other bytes than RFC
+    /// 9110 asks for: `502 Bad Gateway`, never wrong bytes.
     Misanswered,
+    /// The inner service answered the range it was handed for an empty
+    /// representation: an empty `200`.
+    Empty,
 }
 
 impl RangePlan {
@@ -147,19 +150,23 @@ impl RangePlan {
             _ => None,
         };
         match answer {
+            // An empty representation goes out as an empty `200`, whatever the inner
+            // service said (`ServeDir` sends `206` with `bytes 0-0/0`).
+            Some((_, 0)) => Self::Empty,
             Some((Some((first, last)), len)) => {
                 let ours = spec.resolve(len);
                 if ours.is_some_and(|r| r.start == first && r.last() == last) {
-                    return Self::Answered;
+                    Self::Answered
+                } else {
+                    Self::Misanswered
                 }
             }
-            // An empty representation has no satisfiable range: a 416 is right too.
-            Some((None, len)) if len == 0 || spec.resolve(len).is_none() => {
-                return Self::Answered;
-            }
-            _ => {}
+            // A refusal carries no bytes, so it cannot be wrong bytes: it goes out even
+            // where we would have answered (`ServeDir` refuses a suffix longer than the
+            // file, which RFC 9110 §14.1.2 says is the whole representation).
+            Some((None, _)) => Self::Answered,
+            None => Self::Misanswered,
         }
-        Self::Misanswered
     }
 }
 

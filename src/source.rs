@@ -116,6 +116,7 @@ impl RangeSource {
     /// # Ok(())
     /// # }
     /// ```
+    #[must_use]
     pub fn file(file: std::fs::File, len: u64) -> Self {
         Self::new(File(Arc::new(file)), len)
     }
@@ -126,6 +127,7 @@ impl RangeSource {
     /// let source = tower_range::RangeSource::bytes("hello".into());
     /// assert_eq!(source.len(), 5);
     /// ```
+    #[must_use]
     pub fn bytes(bytes: Bytes) -> Self {
         let len = bytes.len() as u64;
         Self::new(InMemory(bytes), len)

@@ -232,7 +232,10 @@ async fn inner_206_to_a_request_not_handed_a_range_passes_through_untouched() {
 async fn single_range_is_handed_on_in_canonical_form() {
     for (sent, seen) in [
         ("BYTES= 1-2 ,", Some("bytes=1-2")),
-        ("bytes=-99999999999999999999999", Some("bytes=-18446744073709551615")),
+        (
+            "bytes=-99999999999999999999999",
+            Some("bytes=-18446744073709551615"),
+        ),
         ("bytes=0-1,5-6", None),
         ("bytes=5-1", None),
     ] {
@@ -264,12 +267,19 @@ async fn inner_answer_to_the_handed_range_goes_out_when_it_agrees() {
 }
 
 #[tokio::test]
-async fn inner_answer_to_the_handed_range_that_disagrees_is_502() {
+async fn inner_206_to_the_handed_range_with_other_bytes_is_502() {
     let data = content(LEN);
     for (status, content_range, range) in [
-        (StatusCode::PARTIAL_CONTENT, "bytes 100-198/10000", "bytes=100-199"),
-        (StatusCode::PARTIAL_CONTENT, "bytes 0-99/10000", "bytes=-100"),
-        (StatusCode::RANGE_NOT_SATISFIABLE, "bytes */10000", "bytes=0-"),
+        (
+            StatusCode::PARTIAL_CONTENT,
+            "bytes 100-198/10000",
+            "bytes=100-199",
+        ),
+        (
+            StatusCode::PARTIAL_CONTENT,
+            "bytes 0-99/10000",
+            "bytes=-100",
+        ),
         (StatusCode::PARTIAL_CONTENT, "garbage", "bytes=0-"),
     ] {
         let inner = Inner::new(data.slice(100..199))

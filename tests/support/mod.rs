@@ -453,3 +453,48 @@ pub fn parse_multipart(content_type: &str, body: &[u8]) -> Vec<Part> {
         rest = &rest[separator.len()..];
     }
 }
+
+pin_project_lite::pin_project! {
+    /// Wraps any body and counts the data bytes it yields into `probe.bytes`.
+    pub struct Counted<B> {
+        #[pin]
+        inner: B,
+        probe: Probe,
+    }
+}
+
+impl<B> Counted<B> {
+    pub fn new(inner: B, probe: &Probe) -> Self {
+        Self {
+            inner,
+            probe: probe.clone(),
+        }
+    }
+}
+
+impl<B: Body> Body for Counted<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = self.project();
+        this.probe.polls.fetch_add(1, Ordering::SeqCst);
+        let frame = std::task::ready!(this.inner.poll_frame(cx));
+        if let Some(Ok(Some(data))) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref)) {
+            let n = bytes::Buf::remaining(data);
+            this.probe.bytes.fetch_add(n, Ordering::SeqCst);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
