@@ -1,0 +1,128 @@
+//! A client that stops reading a large range pauses the server's reads of the inner
+//! body (TCP backpressure), holds up nobody else, and later gets exactly its bytes.
+
+mod support;
+
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use support::{get, Probe};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpSocket;
+use tower::{service_fn, Layer};
+use tower_range::RangeLayer;
+
+const LEN: u64 = 1 << 30;
+const FRAME: u64 = 64 << 10;
+
+/// The byte at position `i` of the generated representation.
+fn byte_at(i: u64) -> u8 {
+    (i.wrapping_mul(31) ^ (i >> 8) ^ (i >> 20)) as u8
+}
+
+/// A 1 GiB representation generated frame by frame, counting what it produced.
+struct Generated {
+    pos: u64,
+    probe: Probe,
+}
+
+impl Body for Generated {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if self.pos == LEN {
+            return Poll::Ready(None);
+        }
+        let end = (self.pos + FRAME).min(LEN);
+        let frame: Bytes = (self.pos..end).map(byte_at).collect();
+        self.probe.bytes.fetch_add(frame.len(), Ordering::SeqCst);
+        self.pos = end;
+        Poll::Ready(Some(Ok(Frame::data(frame))))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(LEN - self.pos)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_client_holds_up_no_one_and_resumes_with_exact_bytes() {
+    let probe = Probe::default();
+    let p = probe.clone();
+    let inner = service_fn(move |req: Request<hyper::body::Incoming>| {
+        // Only client A's request is counted; B's get their own probe.
+        let counted = req.headers().contains_key("x-client-a");
+        let probe = if counted { p.clone() } else { Probe::default() };
+        let body = Generated { pos: 0, probe };
+        async move { Ok::<_, std::convert::Infallible>(Response::new(body)) }
+    });
+    let addr = support::serve(RangeLayer::new().layer(inner)).await;
+
+    // Client A: a 32 MiB range, a small receive buffer, and a pause after 128 KiB.
+    let (first, len) = (1_000_000u64, 32u64 << 20);
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    let mut a = socket.connect(addr).await.unwrap();
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Client-A: 1\r\nConnection: close\r\nRange: bytes={first}-{}\r\n\r\n",
+        first + len - 1
+    );
+    a.write_all(request.as_bytes()).await.unwrap();
+    let mut received = vec![0u8; 128 * 1024];
+    a.read_exact(&mut received).await.unwrap();
+
+    // While A is paused, B's requests are answered in full.
+    for i in 0..20u64 {
+        let start = i * 100_000;
+        let range = format!("bytes={start}-{}", start + 99_999);
+        let reply = tokio::time::timeout(Duration::from_secs(10), get(addr, &[("Range", &range)]))
+            .await
+            .expect("B must not wait for A");
+        assert_eq!(reply.status, 206);
+        assert!(reply
+            .body
+            .iter()
+            .enumerate()
+            .all(|(k, &b)| b == byte_at(start + k as u64)));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let produced = probe.bytes() as u64;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        probe.bytes() as u64,
+        produced,
+        "the server's reads stopped while A was paused"
+    );
+    // What was read ahead of A: socket buffers on both sides, hyper's write buffer, and
+    // the one inner frame the layer holds. The range itself is 32 MiB.
+    let ahead = produced - first - received.len() as u64;
+    assert!(
+        ahead < 8 << 20,
+        "read {ahead} bytes ahead of a paused client"
+    );
+    eprintln!("read ahead of the paused client: {} KiB", ahead >> 10);
+
+    // A resumes and gets exactly its bytes.
+    let mut rest = Vec::with_capacity(len as usize);
+    a.read_to_end(&mut rest).await.unwrap();
+    received.extend_from_slice(&rest);
+    let header_end = received.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&received[..header_end]).to_string();
+    assert!(head.starts_with("HTTP/1.1 206"), "{head}");
+    let body = &received[header_end..];
+    assert_eq!(body.len() as u64, len);
+    let wrong = body
+        .iter()
+        .enumerate()
+        .position(|(k, &b)| b != byte_at(first + k as u64));
+    assert_eq!(wrong, None, "A's bytes must equal the source");
+}

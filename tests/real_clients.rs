@@ -1,0 +1,485 @@
+//! Real clients nobody on the team wrote, against the real `examples/serve.rs` binary on
+//! 127.0.0.1: headless Chromium (over WebDriver), ffprobe and ffmpeg, curl, wget and
+//! aria2c. Test media are generated with ffmpeg at test time.
+//!
+//! Runs with `--features e2e` (CI runs `--all-features`); a missing tool fails the test.
+//! Debian: `apt-get install chromium chromium-driver ffmpeg curl wget aria2`.
+#![cfg(feature = "e2e")]
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// The directory of test media, made once per test run.
+fn media() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("tower-range-e2e-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let lavfi_video = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=24"];
+        let lavfi_audio = ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"];
+        // MP4 without +faststart: the moov index sits at the end of the file, so a
+        // player must ask for the tail before it can play.
+        ffmpeg(
+            &dir,
+            &[
+                &lavfi_video[..],
+                &lavfi_audio,
+                &[
+                    "-t",
+                    "60",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-g",
+                    "48",
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    "64k",
+                    "clip.mp4",
+                ],
+            ]
+            .concat(),
+        );
+        ffmpeg(
+            &dir,
+            &[
+                &lavfi_video[..],
+                &lavfi_audio,
+                &[
+                    "-t",
+                    "60",
+                    "-c:v",
+                    "libvpx-vp9",
+                    "-deadline",
+                    "realtime",
+                    "-cpu-used",
+                    "8",
+                    "-b:v",
+                    "300k",
+                    "-g",
+                    "48",
+                    "-c:a",
+                    "libopus",
+                    "-b:a",
+                    "48k",
+                    "clip.webm",
+                ],
+            ]
+            .concat(),
+        );
+        ffmpeg(
+            &dir,
+            &[
+                &lavfi_audio[..],
+                &["-t", "60", "-c:a", "libmp3lame", "-b:a", "64k", "tone.mp3"],
+            ]
+            .concat(),
+        );
+        let mp4 = std::fs::read(dir.join("clip.mp4")).unwrap();
+        let moov = mp4.windows(4).position(|w| w == b"moov").unwrap();
+        assert!(moov > mp4.len() / 2, "the moov index must be at the end");
+        std::fs::write(dir.join("big.bin"), support::content(24 << 20)).unwrap();
+        std::fs::write(dir.join("player.html"), include_str!("e2e/player.html")).unwrap();
+        dir
+    })
+}
+
+fn ffmpeg(dir: &Path, args: &[&str]) {
+    let status = tool("ffmpeg")
+        .current_dir(dir)
+        .args(["-v", "error", "-y"])
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "ffmpeg {args:?}");
+}
+
+/// A command for a tool that must be installed: a missing tool fails the test.
+fn tool(name: &str) -> Command {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{name} is not installed; see the README's 'Tested with real clients'"
+    );
+    Command::new(name)
+}
+
+/// `examples/serve.rs`, built by `cargo test`, serving the media directory.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start() -> Self {
+        // tests/… runs from target/<profile>/deps; examples sit beside deps.
+        let exe = std::env::current_exe().unwrap();
+        let bin = exe
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("examples/serve");
+        let mut child = Command::new(&bin)
+            .args(["--root", media().to_str().unwrap(), "--addr", "127.0.0.1:0"])
+            .env("RANGE_LOG", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let url = first.split_whitespace().last().unwrap();
+        let addr = url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self { child, addr, log }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}/{path}", self.addr)
+    }
+
+    /// Log lines for requests of `path`: `GET /path range=Some("bytes=…") -> 206`.
+    fn requests(&self, path: &str) -> Vec<String> {
+        let prefix = format!(" /{path} ");
+        let log = self.log.lock().unwrap();
+        log.iter()
+            .filter(|l| l.contains(&prefix))
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn file(name: &str) -> Vec<u8> {
+    std::fs::read(media().join(name)).unwrap()
+}
+
+#[test]
+fn curl_single_suffix_and_multipart_ranges_are_byte_exact() {
+    let server = Server::start();
+    let big = file("big.bin");
+    let body = run(tool("curl").args(["-sf", "-r", "1000-1999", &server.url("big.bin")]));
+    assert_eq!(body, &big[1000..2000]);
+    let body = run(tool("curl").args(["-sf", "-r", "-500", &server.url("big.bin")]));
+    assert_eq!(body, &big[big.len() - 500..]);
+    let headers = media().join(format!("curl-headers-{}", std::process::id()));
+    let body = run(tool("curl")
+        .args(["-sf", "-r", "0-99,200-299", "-D"])
+        .arg(&headers)
+        .arg(server.url("big.bin")));
+    let headers = std::fs::read_to_string(headers).unwrap();
+    let content_type = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("content-type: "))
+        .unwrap()
+        .trim();
+    let parts = support::parse_multipart(content_type, &body);
+    assert_eq!(parts.len(), 2);
+    assert_eq!(parts[0].1, &big[..100]);
+    assert_eq!(parts[1].1, &big[200..300]);
+}
+
+#[test]
+fn wget_continues_a_half_download_byte_exact() {
+    let server = Server::start();
+    let big = file("big.bin");
+    let dir = media().join(format!("wget-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = dir.join("big.bin");
+    std::fs::write(&target, &big[..big.len() / 2 + 12345]).unwrap();
+    run(tool("wget")
+        .args(["-q", "-c", "-O"])
+        .arg(&target)
+        .arg(server.url("big.bin")));
+    assert!(
+        std::fs::read(&target).unwrap() == big,
+        "resumed file must equal the source"
+    );
+    let log = server.requests("big.bin");
+    let expected = format!("range=Some(\"bytes={}-\") -> 206", big.len() / 2 + 12345);
+    assert!(log.iter().any(|l| l.ends_with(&expected)), "{log:?}");
+}
+
+#[test]
+fn aria2c_downloads_over_eight_range_connections() {
+    let server = Server::start();
+    let dir = media().join(format!("aria2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    run(tool("aria2c")
+        .args([
+            "-q",
+            "-x",
+            "8",
+            "-s",
+            "8",
+            "-k",
+            "1M",
+            "--allow-overwrite=true",
+            "-d",
+        ])
+        .arg(&dir)
+        .args(["-o", "big.bin", &server.url("big.bin")]));
+    assert!(std::fs::read(dir.join("big.bin")).unwrap() == file("big.bin"));
+    let ranged = server
+        .requests("big.bin")
+        .iter()
+        .filter(|l| l.ends_with("-> 206"))
+        .count();
+    assert!(
+        ranged >= 4,
+        "aria2c must have split the download: {ranged} ranges"
+    );
+}
+
+#[test]
+fn ffprobe_reads_the_duration_and_ffmpeg_seeks_to_a_frame() {
+    let server = Server::start();
+    let out = run(tool("ffprobe").args([
+        "-v",
+        "error",
+        "-show_entries",
+        "format=duration",
+        "-of",
+        "csv=p=0",
+        &server.url("clip.mp4"),
+    ]));
+    let duration: f64 = String::from_utf8(out).unwrap().trim().parse().unwrap();
+    assert!((duration - 60.0).abs() < 0.5, "duration {duration}");
+    let frame = media().join(format!("frame-{}.png", std::process::id()));
+    run(tool("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-ss",
+            "45",
+            "-i",
+            &server.url("clip.mp4"),
+            "-frames:v",
+            "1",
+        ])
+        .arg(&frame));
+    assert!(
+        std::fs::metadata(&frame).unwrap().len() > 1000,
+        "a real frame"
+    );
+    let log = server.requests("clip.mp4");
+    assert!(
+        log.iter().any(|l| l.contains("range=Some(\"bytes=")
+            && !l.contains("bytes=0-")
+            && l.ends_with("-> 206")),
+        "ffmpeg must have seeked with a range: {log:?}"
+    );
+}
+
+/// A WebDriver session on headless Chromium, driven with curl.
+struct Browser {
+    driver: Child,
+    base: String,
+    session: String,
+    profile: PathBuf,
+}
+
+impl Browser {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = tool("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let profile =
+            std::env::temp_dir().join(format!("tower-range-chromium-{}", std::process::id()));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--autoplay-policy=no-user-gesture-required",
+        ];
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args},
+        }}});
+        let mut browser = Self {
+            driver,
+            base,
+            session: String::new(),
+            profile,
+        };
+        let created = browser.call("POST", "/session", &caps);
+        browser.session = created["sessionId"].as_str().expect("a session").to_owned();
+        browser
+    }
+
+    fn call(&self, method: &str, path: &str, body: &Value) -> Value {
+        let url = if self.session.is_empty() {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}/session/{}{path}", self.base, self.session)
+        };
+        let out = run(tool("curl").args([
+            "-s",
+            "-X",
+            method,
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &body.to_string(),
+            &url,
+        ]));
+        let reply: Value = serde_json::from_slice(&out).unwrap();
+        assert!(
+            reply["value"].get("error").is_none(),
+            "{method} {path}: {reply}"
+        );
+        reply["value"].clone()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let url = format!("{}/session/{}", self.base, self.session);
+            let _ = Command::new("curl")
+                .args(["-s", "-X", "DELETE", &url])
+                .output();
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+#[test]
+fn chromium_plays_and_seeks_video_and_audio() {
+    let server = Server::start();
+    let browser = Browser::start();
+    browser.call("POST", "/timeouts", &json!({"script": 120_000}));
+    browser.call("POST", "/url", &json!({"url": server.url("player.html")}));
+    let script = "const done = arguments[0]; window.runChecks().then(done, e => done(String(e)));";
+    let results = browser.call(
+        "POST",
+        "/execute/async",
+        &json!({"script": script, "args": []}),
+    );
+    let results = results.as_array().unwrap_or_else(|| panic!("{results}"));
+    assert_eq!(results.len(), 3);
+    for result in results {
+        let src = result["src"].as_str().unwrap();
+        assert!(result["error"].is_null(), "{src}: {result}");
+        let duration = result["duration"].as_f64().unwrap();
+        assert!((duration - 60.0).abs() < 0.5, "{src}: duration {duration}");
+        let seeks = result["seeks"].as_array().unwrap();
+        assert_eq!(seeks.len(), 3, "{src}: {result}");
+        for seek in seeks {
+            let (target, start, after) = (
+                seek["target"].as_f64().unwrap(),
+                seek["start"].as_f64().unwrap(),
+                seek["after"].as_f64().unwrap(),
+            );
+            assert!(
+                (start - target).abs() < 1.0,
+                "{src}: seek to {target} landed at {start}"
+            );
+            assert!(
+                after > start,
+                "{src}: currentTime must advance after seeking to {target}"
+            );
+            assert!(seek["readyState"].as_u64().unwrap() >= 3, "{src}: {seek}");
+        }
+    }
+    // Every media request the browser made had a Range, and was answered with 206, or
+    // with 304 when the browser revalidated bytes it had cached (If-None-Match).
+    for media in ["clip.mp4", "clip.webm", "tone.mp3"] {
+        let log = server.requests(media);
+        assert!(
+            log.iter().any(|l| l.ends_with("-> 206")),
+            "{media}: {log:?}"
+        );
+        for line in &log {
+            assert!(line.contains("range=Some(\"bytes="), "{line}");
+            assert!(
+                line.ends_with("-> 206") || line.ends_with("-> 304"),
+                "{line}"
+            );
+        }
+    }
+    // The MP4's index is at its end: the browser had to ask for the tail.
+    let mp4_len = file("clip.mp4").len();
+    let tail = server.requests("clip.mp4").iter().any(|l| {
+        let start = l
+            .split("bytes=")
+            .nth(1)
+            .and_then(|r| r.split('-').next()?.parse::<usize>().ok());
+        start.is_some_and(|s| s > mp4_len / 2)
+    });
+    assert!(
+        tail,
+        "no tail range for the moov index: {:?}",
+        server.requests("clip.mp4")
+    );
+}
