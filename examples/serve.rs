@@ -32,8 +32,8 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, ReadBuf};
-use tokio::net::TcpListener;
-use tower::{service_fn, ServiceBuilder, ServiceExt};
+use tokio::net::{TcpListener, TcpStream};
+use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
 use tower_range::{RangeLayer, RangeSource};
 
 type FileResponse = Response<UnsyncBoxBody<Bytes, io::Error>>;
@@ -42,13 +42,16 @@ type FileResponse = Response<UnsyncBoxBody<Bytes, io::Error>>;
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut root = PathBuf::from(".");
     let mut addr: SocketAddr = "127.0.0.1:3000".parse()?;
+    let mut layer = true;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--root", Some(dir)) => root = dir.into(),
             ("--addr", Some(a)) => addr = a.parse()?,
+            // For benchmarks: the same handler without the layer.
+            ("--no-layer", None) => layer = false,
             _ => {
-                eprintln!("usage: serve [--root DIR] [--addr HOST:PORT]");
+                eprintln!("usage: serve [--root DIR] [--addr HOST:PORT] [--no-layer]");
                 std::process::exit(2);
             }
         }
@@ -65,39 +68,61 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     loop {
         let (stream, _) = listener.accept().await?;
-        // Small responses must not wait for delayed ACKs (Nagle's algorithm).
-        stream.set_nodelay(true)?;
         let root = root.clone();
-        let ranged = ServiceBuilder::new()
-            .layer(RangeLayer::new())
-            .service(service_fn(move |req| serve_file(root.clone(), req)));
-        let svc = service_fn(move |req: Request<Incoming>| {
-            let line = log.then(|| {
-                let range = req
-                    .headers()
-                    .get(RANGE)
-                    .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned());
-                format!("{} {} range={range:?}", req.method(), req.uri().path())
-            });
-            let res = ranged.clone().oneshot(req);
-            async move {
-                let res = res.await?;
-                if let Some(line) = line {
-                    eprintln!("{line} -> {}", res.status().as_u16());
-                }
-                Ok::<_, Infallible>(res)
-            }
+        let handler = service_fn(move |req| serve_file(root.clone(), req));
+        if layer {
+            let ranged = ServiceBuilder::new()
+                .layer(RangeLayer::new())
+                .service(handler);
+            tokio::spawn(serve_connection(stream, ranged, log));
+        } else {
+            tokio::spawn(serve_connection(stream, handler, log));
+        }
+    }
+}
+
+/// Serves one connection, logging each request's `Range` and status when `log` is set.
+async fn serve_connection<S, B>(stream: TcpStream, svc: S, log: bool)
+where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    // Small responses must not wait for a delayed ACK (Nagle's algorithm), which costs
+    // up to 40 ms per response on a kept-alive connection.
+    let _ = stream.set_nodelay(true);
+    let svc = service_fn(move |req: Request<Incoming>| {
+        let line = log.then(|| {
+            let range = req
+                .headers()
+                .get(RANGE)
+                .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned());
+            format!("{} {} range={range:?}", req.method(), req.uri().path())
         });
-        tokio::spawn(async move {
-            let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc))
-                .await;
-            if let Err(err) = conn {
-                if log {
-                    eprintln!("connection: {err}");
-                }
+        let res = svc.clone().oneshot(req);
+        async move {
+            let res = res.await?;
+            if let Some(line) = line {
+                eprintln!("{line} -> {}", res.status().as_u16());
             }
-        });
+            Ok::<_, Infallible>(res)
+        }
+    });
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // Bound what hyper queues for a slow reader: a paused client then holds about one
+    // chunk of the body in this process, the rest waits in the kernel's socket buffers.
+    builder.http1().max_buf_size(64 * 1024);
+    let conn = builder
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc))
+        .await;
+    if let Err(err) = conn {
+        if log {
+            eprintln!("connection: {err}");
+        }
     }
 }
 
@@ -106,49 +131,79 @@ async fn serve_file(
     root: Arc<PathBuf>,
     req: Request<Incoming>,
 ) -> Result<FileResponse, Infallible> {
-    Ok(open(&root, &req).await.unwrap_or_else(status_only))
+    Ok(open(root, &req).await.unwrap_or_else(status_only))
 }
 
-async fn open(root: &Path, req: &Request<Incoming>) -> Result<FileResponse, StatusCode> {
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        return Err(StatusCode::METHOD_NOT_ALLOWED);
-    }
-    let path = resolve(root, req.uri().path()).ok_or(StatusCode::NOT_FOUND)?;
-    let file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|_| StatusCode::NOT_FOUND)?;
-    let meta = file.metadata().await.map_err(|_| StatusCode::NOT_FOUND)?;
+/// What the blocking pool found for one request.
+struct Opened {
+    path: PathBuf,
+    file: std::fs::File,
+    /// A second handle for positioned reads, beside the one the body streams from.
+    reader: std::fs::File,
+    len: u64,
+    modified: std::time::Duration,
+}
+
+/// Resolves, opens and inspects the file in one trip to the blocking pool.
+fn open_blocking(root: &Path, url_path: &str) -> Result<Opened, StatusCode> {
+    let path = resolve(root, url_path).ok_or(StatusCode::NOT_FOUND)?;
+    let file = std::fs::File::open(&path).map_err(|_| StatusCode::NOT_FOUND)?;
+    let meta = file.metadata().map_err(|_| StatusCode::NOT_FOUND)?;
     if !meta.is_file() {
         return Err(StatusCode::NOT_FOUND);
     }
-    let len = meta.len();
-    let modified = meta.modified().unwrap_or(UNIX_EPOCH);
-    let secs = modified
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let nanos = modified
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
+    let reader = file
+        .try_clone()
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+        .unwrap_or_default();
+    Ok(Opened {
+        path,
+        file,
+        reader,
+        len: meta.len(),
+        modified,
+    })
+}
+
+async fn open(root: Arc<PathBuf>, req: &Request<Incoming>) -> Result<FileResponse, StatusCode> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Err(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let url_path = req.uri().path().to_owned();
+    let opened = tokio::task::spawn_blocking(move || open_blocking(&root, &url_path))
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)??;
+    let Opened {
+        path,
+        file,
+        reader,
+        len,
+        modified,
+    } = opened;
+    let (secs, nanos) = (modified.as_secs(), modified.subsec_nanos());
     let etag = format!("\"{len:x}-{secs:x}.{nanos:x}\"");
 
-    let mut res = if req.headers().get(IF_NONE_MATCH).is_some_and(|tags| {
-        tags.to_str()
-            .is_ok_and(|t| t.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
-    }) {
+    let not_modified = req
+        .headers()
+        .get(IF_NONE_MATCH)
+        .and_then(|tags| tags.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut res = if not_modified {
         status_only(StatusCode::NOT_MODIFIED)
     } else if req.method() == Method::HEAD {
         let mut res = status_only(StatusCode::OK);
         res.headers_mut().insert(CONTENT_LENGTH, len.into());
         res
     } else {
+        let body = FileBody::new(tokio::fs::File::from_std(file), len);
+        let mut res = Response::new(body.boxed_unsync());
         // One line opts into seeking: the layer reads each range at its offset from this
         // handle (on the blocking pool) and drops the streaming body unread.
-        let source = RangeSource::file(
-            file.try_clone().await.map_err(internal)?.into_std().await,
-            len,
-        );
-        let mut res = Response::new(FileBody::new(file, len).boxed_unsync());
-        res.extensions_mut().insert(source);
+        res.extensions_mut().insert(RangeSource::file(reader, len));
         res
     };
     let headers = res.headers_mut();
@@ -218,10 +273,6 @@ fn content_type(path: &Path) -> &'static str {
         "jpg" | "jpeg" => "image/jpeg",
         _ => "application/octet-stream",
     }
-}
-
-fn internal(_: io::Error) -> StatusCode {
-    StatusCode::INTERNAL_SERVER_ERROR
 }
 
 fn status_only(status: StatusCode) -> FileResponse {

@@ -87,9 +87,16 @@ where
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
     let body = match plan {
-        RangePlan::Untouched | RangePlan::Full { .. } | RangePlan::Answered => {
-            ResponseBody::passthrough(body)
-        }
+        RangePlan::Full { len } => match take_source(&mut parts.extensions, len) {
+            // The source reads faster than most bodies stream (positioned reads of
+            // growing chunks, no copy through an async file's buffer).
+            Some(source) if !head && len > 0 => {
+                let whole = ByteRange { start: 0, end: len };
+                ResponseBody::seeking(Seek::new(source, config.read_chunk), Parts::single(whole))
+            }
+            _ => ResponseBody::passthrough(body),
+        },
+        RangePlan::Untouched | RangePlan::Answered => ResponseBody::passthrough(body),
         RangePlan::Misanswered => {
             parts.status = StatusCode::BAD_GATEWAY;
             parts.headers.clear();
@@ -125,11 +132,7 @@ where
                 _ => multipart_schedule(headers, &ranges, len),
             };
             set_length(headers, schedule.remaining());
-            let source = parts
-                .extensions
-                .remove::<RangeSource>()
-                .filter(|source| source.len() == len);
-            match source {
+            match take_source(&mut parts.extensions, len) {
                 _ if head => ResponseBody::empty(),
                 Some(source) => {
                     ResponseBody::seeking(Seek::new(source, config.read_chunk), schedule)
@@ -152,6 +155,13 @@ fn multipart_schedule(headers: &mut HeaderMap, ranges: &[ByteRange], len: u64) -
         header_value(format!("multipart/byteranges; boundary={boundary}")),
     );
     schedule
+}
+
+/// The response's [`RangeSource`], if it has one of `len` bytes.
+fn take_source(extensions: &mut http::Extensions, len: u64) -> Option<RangeSource> {
+    extensions
+        .remove::<RangeSource>()
+        .filter(|source| source.len() == len)
 }
 
 fn set_length(headers: &mut HeaderMap, len: u64) {

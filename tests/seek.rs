@@ -274,3 +274,28 @@ async fn file_source_reads_the_range_from_disk() {
     assert_eq!(probe.bytes(), 0);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn whole_200_is_read_from_the_source_too() {
+    let storage = storage();
+    let probe = Probe::default();
+    let p = probe.clone();
+    let s = storage.clone();
+    let inner = service_fn(move |_req: Request<()>| {
+        let mut res = Response::new(Scripted::chunked(&s.data, 64 * 1024, &p));
+        res.extensions_mut()
+            .insert(RangeSource::new(s.clone(), LEN as u64));
+        async move { Ok::<_, std::convert::Infallible>(res) }
+    });
+    let res = RangeLayer::new()
+        .layer(inner)
+        .oneshot(Request::get("/").body(()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers().get(header::CONTENT_RANGE), None);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, content(LEN));
+    assert_eq!(probe.bytes(), 0, "the inner body was not read");
+    assert_eq!(storage.read.load(Ordering::SeqCst), LEN as u64);
+}
