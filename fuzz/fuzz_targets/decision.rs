@@ -44,13 +44,19 @@ fuzz_target!(|input: &[u8]| {
     let body = source.clone();
     let inner = service_fn(move |_req: Request<()>| {
         let mut res = Response::new(Full::new(body.clone()));
-        res.headers_mut().insert(header::ETAG, HeaderValue::from_static("\"v1\""));
+        res.headers_mut()
+            .insert(header::ETAG, HeaderValue::from_static("\"v1\""));
         if flags & 2 != 0 {
-            res.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            res.headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
         async move { Ok::<_, std::convert::Infallible>(res) }
     });
-    let method = if flags & 1 != 0 { Method::HEAD } else { Method::GET };
+    let method = if flags & 1 != 0 {
+        Method::HEAD
+    } else {
+        Method::GET
+    };
     let mut req = Request::builder().method(method.clone());
     if let Ok(value) = HeaderValue::from_bytes(range) {
         req = req.header(header::RANGE, value);
@@ -64,10 +70,18 @@ fuzz_target!(|input: &[u8]| {
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let body = block_on(res.into_body().collect()).unwrap().to_bytes();
-    let text = |name| headers.get(name).map(|v: &HeaderValue| v.to_str().unwrap().to_owned());
+    let text = |name| {
+        headers
+            .get(name)
+            .map(|v: &HeaderValue| v.to_str().unwrap().to_owned())
+    };
     let declared: usize = text(header::CONTENT_LENGTH).map_or(body.len(), |v| v.parse().unwrap());
     if method == Method::GET {
-        assert_eq!(declared, body.len(), "Content-Length must equal the bytes sent");
+        assert_eq!(
+            declared,
+            body.len(),
+            "Content-Length must equal the bytes sent"
+        );
     }
     match status {
         200 => {
@@ -97,7 +111,10 @@ fuzz_target!(|input: &[u8]| {
                 assert!(ct.starts_with("multipart/byteranges; boundary="));
                 // Parts are disjoint, so a response never exceeds the representation
                 // plus about 130 bytes of framing per part.
-                assert!(declared <= len + 130 * 64 + 64, "{declared} bytes for {len}");
+                assert!(
+                    declared <= len + 130 * 64 + 64,
+                    "{declared} bytes for {len}"
+                );
             }
         }
         other => panic!("unexpected status {other}"),
