@@ -36,7 +36,7 @@ enum Expected {
 fn model_parse(value: &[u8]) -> Option<Vec<(Option<u64>, Option<u64>)>> {
     let text = std::str::from_utf8(value).ok()?;
     let (unit, set) = text.split_once('=')?;
-    if unit.to_ascii_lowercase() != "bytes" {
+    if !unit.eq_ignore_ascii_case("bytes") {
         return None;
     }
     let mut out = Vec::new();
