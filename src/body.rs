@@ -16,15 +16,16 @@ use crate::source::Seek;
 pin_project! {
     /// The body of a response from [`RangeService`](crate::RangeService).
     ///
-    /// Either the inner body unchanged (for every response the layer does not range),
-    /// nothing (`416`, and `HEAD`), or the requested ranges cut from the inner body as
-    /// the client reads: the inner body is polled only when this body is, at most once
-    /// per poll, and it is dropped, not drained, as soon as the last requested byte
-    /// has gone out.
+    /// One of: the inner body unchanged (for every response the layer does not range);
+    /// nothing (`416`, `HEAD`); the requested ranges cut from the inner body as the
+    /// client reads; or, when the inner response carried a
+    /// [`RangeSource`](crate::RangeSource), the ranges (or the whole `200`) read from it.
+    /// The inner body is polled only when this body is, at most once per poll, and it is
+    /// dropped, not drained, as soon as the last requested byte has gone out.
     ///
     /// Data comes out as [`Bytes`]; cutting a `Bytes` frame copies nothing. Errors are
-    /// boxed: the inner body's own, or a [`RangeBodyError`] when the inner body ends
-    /// before the bytes the headers promised. Inner trailers pass through untouched
+    /// boxed: the inner body's or the source's own, or a [`RangeBodyError`] when either
+    /// ends before the bytes the headers promised. Inner trailers pass through untouched
     /// bodies, and are dropped from ranged ones (a `206` ends with its last range).
     ///
     /// # Example

@@ -75,6 +75,24 @@ async fn fetch(
     layer.layer(inner).oneshot(req).await.unwrap()
 }
 
+/// A `GET` of `range` with the defaults: a source of the right length.
+async fn get_range(
+    storage: &Counting,
+    range: &str,
+) -> Response<tower_range::ResponseBody<UnsyncBoxBody<Bytes, io::Error>>> {
+    let probe = Probe::default();
+    let len = Some(LEN as u64);
+    fetch(
+        RangeLayer::new(),
+        storage,
+        len,
+        http::Method::GET,
+        range,
+        &probe,
+    )
+    .await
+}
+
 fn storage() -> Counting {
     Counting {
         data: content(LEN),
@@ -113,15 +131,7 @@ async fn tail_range_reads_only_the_range_from_the_source() {
 #[tokio::test]
 async fn nothing_is_read_before_the_body_is_polled() {
     let storage = storage();
-    let res = fetch(
-        RangeLayer::new(),
-        &storage,
-        Some(LEN as u64),
-        http::Method::GET,
-        "bytes=10-",
-        &Probe::default(),
-    )
-    .await;
+    let res = get_range(&storage, "bytes=10-").await;
     assert_eq!(storage.reads.load(Ordering::SeqCst), 0);
     drop(res);
     assert_eq!(storage.reads.load(Ordering::SeqCst), 0);
@@ -130,15 +140,7 @@ async fn nothing_is_read_before_the_body_is_polled() {
 #[tokio::test]
 async fn multipart_parts_come_in_the_order_requested() {
     let storage = storage();
-    let res = fetch(
-        RangeLayer::new(),
-        &storage,
-        Some(LEN as u64),
-        http::Method::GET,
-        "bytes=-100,0-99,2000000-2000099",
-        &Probe::default(),
-    )
-    .await;
+    let res = get_range(&storage, "bytes=-100,0-99,2000000-2000099").await;
     assert_eq!(res.status(), 206);
     let ct = res.headers()[header::CONTENT_TYPE]
         .to_str()
@@ -207,15 +209,7 @@ async fn source_ending_early_is_an_error() {
         cut: Some(LEN - 50),
         ..storage()
     };
-    let res = fetch(
-        RangeLayer::new(),
-        &storage,
-        Some(LEN as u64),
-        http::Method::GET,
-        "bytes=-100",
-        &Probe::default(),
-    )
-    .await;
+    let res = get_range(&storage, "bytes=-100").await;
     let err = res.into_body().collect().await.expect_err("must fail");
     assert_eq!(
         err.downcast_ref::<RangeBodyError>(),
@@ -229,15 +223,7 @@ async fn source_error_fails_the_body() {
         fail: true,
         ..storage()
     };
-    let res = fetch(
-        RangeLayer::new(),
-        &storage,
-        Some(LEN as u64),
-        http::Method::GET,
-        "bytes=5-",
-        &Probe::default(),
-    )
-    .await;
+    let res = get_range(&storage, "bytes=5-").await;
     let err = res.into_body().collect().await.expect_err("must fail");
     assert_eq!(err.to_string(), "storage failed");
 }
