@@ -43,6 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut root = PathBuf::from(".");
     let mut addr: SocketAddr = "127.0.0.1:3000".parse()?;
     let mut layer = true;
+    let mut read_chunk = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
@@ -50,8 +51,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             ("--addr", Some(a)) => addr = a.parse()?,
             // For benchmarks: the same handler without the layer.
             ("--no-layer", None) => layer = false,
+            ("--read-chunk", Some(kib)) => read_chunk = Some(kib.parse::<usize>()? * 1024),
             _ => {
-                eprintln!("usage: serve [--root DIR] [--addr HOST:PORT] [--no-layer]");
+                eprintln!(
+                    "usage: serve [--root DIR] [--addr HOST:PORT] [--no-layer] [--read-chunk KIB]"
+                );
                 std::process::exit(2);
             }
         }
@@ -72,7 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let handler = service_fn(move |req| serve_file(root.clone(), req));
         if layer {
             let ranged = ServiceBuilder::new()
-                .layer(RangeLayer::new())
+                .layer(read_chunk.map_or(RangeLayer::new(), |n| RangeLayer::new().read_chunk(n)))
                 .service(handler);
             tokio::spawn(serve_connection(stream, ranged, log));
         } else {

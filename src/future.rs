@@ -88,8 +88,8 @@ where
     }
     let body = match plan {
         RangePlan::Full { len } => match take_source(&mut parts.extensions, len) {
-            // The source reads faster than most bodies stream (positioned reads of
-            // growing chunks, no copy through an async file's buffer).
+            // The source reads faster than most bodies stream: positioned reads of
+            // `read_chunk` bytes, with no copy through an async file's buffer.
             Some(source) if !head && len > 0 => {
                 let whole = ByteRange { start: 0, end: len };
                 ResponseBody::seeking(Seek::new(source, config.read_chunk), Parts::single(whole))
