@@ -181,6 +181,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--paused", type=int, default=200)
     ap.add_argument("--port", type=int, default=3100)
+    ap.add_argument("--paused-only", action="store_true", help="only the paused-client soak")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
@@ -199,6 +200,17 @@ def main():
         ("full 200 of 4 KiB, c=16", dict(conns=16, threads=2, path="/4k.bin")),
         ("full 200 of 1 MiB, c=16", dict(conns=16, threads=2, path="/1m.bin")),
     ]
+    if args.paused_only:
+        try:
+            for s in servers:
+                per, ok = paused_rss(s, args.paused)
+                print(f"{s.name}: {args.paused} paused clients, {per:.0f} KiB RSS each, "
+                      f"other requests {'served' if ok else 'STARVED'}")
+        finally:
+            for s in servers:
+                s.stop()
+            os.unlink(lua.name)
+        return
     results = {}
     try:
         for _ in range(args.rounds):

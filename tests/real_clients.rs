@@ -226,6 +226,48 @@ fn curl_single_suffix_and_multipart_ranges_are_byte_exact() {
 }
 
 #[test]
+fn serve_example_refuses_escapes_and_revalidates() {
+    let server = Server::start();
+    let status = |args: &[&str]| {
+        let out = run(tool("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .args(args));
+        String::from_utf8(out).unwrap()
+    };
+    let escape = format!("{}/../../etc/passwd", server.url("").trim_end_matches('/'));
+    assert_eq!(status(&["--path-as-is", &escape]), "404");
+    assert_eq!(status(&[&server.url("%2e%2e/%2e%2e/etc/passwd")]), "404");
+    assert_eq!(status(&[&server.url("missing.bin")]), "404");
+    let head = run(tool("curl").args(["-sfI", &server.url("big.bin")]));
+    let head = String::from_utf8(head).unwrap();
+    let etag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .unwrap()
+        .trim();
+    let if_none_match = format!("If-None-Match: {etag}");
+    assert_eq!(
+        status(&["-H", &if_none_match, &server.url("big.bin")]),
+        "304"
+    );
+    let if_range = format!("If-Range: {etag}");
+    assert_eq!(
+        status(&["-H", &if_range, "-r", "0-9", &server.url("big.bin")]),
+        "206"
+    );
+    assert_eq!(
+        status(&[
+            "-H",
+            "If-Range: \"stale\"",
+            "-r",
+            "0-9",
+            &server.url("big.bin")
+        ]),
+        "200"
+    );
+}
+
+#[test]
 fn wget_continues_a_half_download_byte_exact() {
     let server = Server::start();
     let big = file("big.bin");
