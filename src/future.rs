@@ -33,6 +33,14 @@ pin_project! {
     }
 }
 
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("request", &self.request)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<F> ResponseFuture<F> {
     pub(crate) const fn new(inner: F, request: Option<RangeRequest>, config: Config) -> Self {
         Self {
