@@ -94,14 +94,21 @@ async fn paused_client_holds_up_no_one_and_resumes_with_exact_bytes() {
             .enumerate()
             .all(|(k, &b)| b == byte_at(start + k as u64)));
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let produced = probe.bytes() as u64;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(
-        probe.bytes() as u64,
-        produced,
-        "the server's reads stopped while A was paused"
-    );
+    // The server's reads of the inner body stop: wait until two readings agree.
+    let mut produced = probe.bytes() as u64;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = probe.bytes() as u64;
+        if now == produced {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server kept reading for a paused client"
+        );
+        produced = now;
+    }
     // What was read ahead of A: socket buffers on both sides, hyper's write buffer, and
     // the one inner frame the layer holds. The range itself is 32 MiB.
     let ahead = produced - first - received.len() as u64;
