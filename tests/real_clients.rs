@@ -21,9 +21,10 @@ use serde_json::{json, Value};
 fn media() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("tower-range-e2e-{}", std::process::id()));
+        // Under target/, made anew each run: nothing piles up in /tmp.
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-media");
         std::fs::create_dir_all(&dir).unwrap();
-        let lavfi_video = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=24"];
+        let lavfi_video = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=24"];
         let lavfi_audio = ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"];
         // MP4 without +faststart: the moov index sits at the end of the file, so a
         // player must ask for the tail before it can play.
@@ -37,6 +38,12 @@ fn media() -> &'static Path {
                     "60",
                     "-c:v",
                     "libx264",
+                    "-b:v",
+                    "3M",
+                    "-maxrate",
+                    "3M",
+                    "-bufsize",
+                    "1M",
                     "-preset",
                     "ultrafast",
                     "-pix_fmt",
@@ -509,6 +516,26 @@ fn chromium_plays_and_seeks_video_and_audio() {
                 "{line}"
             );
         }
+    }
+    // The MP4 (23 MB, too large to be fetched whole while the page seeks, with
+    // preload="metadata") is fetched from where each seek lands: a 206 that starts near
+    // the byte offset of 10 s, 40 s and 55 s.
+    let mp4_len = file("clip.mp4").len() as f64;
+    let starts: Vec<f64> = server
+        .requests("clip.mp4")
+        .iter()
+        .filter(|l| l.ends_with("-> 206"))
+        .filter_map(|l| l.split("bytes=").nth(1)?.split('-').next()?.parse().ok())
+        .collect();
+    for target in [10.0, 40.0, 55.0] {
+        let at = target / 60.0;
+        assert!(
+            starts
+                .iter()
+                .any(|s| s / mp4_len > at - 0.08 && s / mp4_len < at + 0.03),
+            "no range request for the seek to {target} s: {:?}",
+            server.requests("clip.mp4")
+        );
     }
     // The MP4's index is at its end: the browser had to ask for the tail.
     let mp4_len = file("clip.mp4").len();
