@@ -293,6 +293,7 @@ fn wget_continues_a_half_download_byte_exact() {
     let log = server.requests("big.bin");
     let expected = format!("range=Some(\"bytes={}-\") -> 206", big.len() / 2 + 12345);
     assert!(log.iter().any(|l| l.ends_with(&expected)), "{log:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -324,6 +325,7 @@ fn aria2c_downloads_over_eight_range_connections() {
         ranged >= 4,
         "aria2c must have split the download: {ranged} ranges"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
