@@ -163,9 +163,9 @@ impl RangeLayer {
     /// | 512 KiB | 4.0–4.6 GB/s | 730–760 KiB |
     ///
     /// Each chunk is one trip to the blocking pool, which is what limits a large
-    /// range; a client that stops reading pins the chunk hyper is writing and the next
-    /// one. Smaller reads suit many slow clients, larger ones fast downloads. Values
-    /// below 1 are taken as 1.
+    /// range; a client that stops reading pins the chunk hyper is writing (at times
+    /// also the next). Smaller reads suit many slow clients, larger ones fast
+    /// downloads. Values below 1 are taken as 1.
     ///
     /// ```
     /// let layer = tower_range::RangeLayer::new().read_chunk(256 * 1024);
