@@ -22,10 +22,11 @@ use crate::plan::RangeRequest;
 /// - one range and no `If-Range`: that range, rewritten in canonical form
 ///   (`bytes=first-last`, `bytes=first-`, `bytes=-suffix`). An inner service that
 ///   answers it with a `206` or `416` saves reading what comes before the range
-///   (tower-http's `ServeDir` seeks; a proxy fetches only the range). That answer is
-///   checked against the layer's own: when it agrees it goes out as it is, when it
-///   does not the client gets `502 Bad Gateway`, never wrong bytes. An inner `200` is
-///   ranged by the layer as usual.
+///   (tower-http's `ServeDir` seeks; a proxy fetches only the range). A `206` is
+///   checked against the layer's own reading: when it agrees it goes out as it is,
+///   when its bytes differ the client gets `502 Bad Gateway`, never wrong bytes. A
+///   `416` goes out as it is (it carries no bytes); for an empty representation the
+///   client gets an empty `200`. An inner `200` is ranged by the layer as usual.
 /// - several ranges, or `If-Range`: neither header. The layer answers from the inner
 ///   `200`, so an inner service that answers ranges itself (`ServeDir` answers `416` to
 ///   several ranges and ignores `If-Range`) cannot turn a request the layer can serve
@@ -35,16 +36,25 @@ use crate::plan::RangeRequest;
 ///
 /// ```
 /// use bytes::Bytes;
-/// use http::{Request, Response};
+/// use http::{header, Request, Response, StatusCode};
 /// use http_body_util::Full;
-/// use tower::{service_fn, Layer};
+/// use tower::{service_fn, Layer, ServiceExt};
 /// use tower_range::{RangeLayer, RangeService};
 ///
-/// let inner = service_fn(|_req: Request<()>| async {
-///     Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("hi"))))
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), tower_range::BoxError> {
+/// let inner = service_fn(|req: Request<()>| async move {
+///     // A range-unaware handler sees the single range, canonical, and may ignore it.
+///     assert_eq!(req.headers()[header::RANGE], "bytes=1-2");
+///     Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("hello"))))
 /// });
 /// let svc: RangeService<_> = RangeLayer::new().layer(inner);
-/// let _also_cloneable = svc.clone();
+/// let req = Request::get("/").header(header::RANGE, "BYTES= 1-2").body(())?;
+/// let res = svc.clone().oneshot(req).await?;
+/// assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+/// assert_eq!(res.headers()[header::CONTENT_RANGE], "bytes 1-2/5");
+/// # Ok(())
+/// # }
 /// ```
 #[derive(Clone, Debug)]
 pub struct RangeService<S> {
