@@ -187,8 +187,8 @@ fn representation_len(headers: &HeaderMap, hint: &SizeHint, head: bool) -> Optio
     let declared = match values.next() {
         None => None,
         Some(first) => {
-            let len = parse_len(first)?;
-            if values.any(|other| parse_len(other) != Some(len)) {
+            let len = range::parse_exact(first.as_bytes())?;
+            if values.any(|other| range::parse_exact(other.as_bytes()) != Some(len)) {
                 return None;
             }
             Some(len)
@@ -203,14 +203,6 @@ fn representation_len(headers: &HeaderMap, hint: &SizeHint, head: bool) -> Optio
         Some(_) => None,
         None => hint.exact(),
     }
-}
-
-fn parse_len(value: &HeaderValue) -> Option<u64> {
-    let digits = value.as_bytes();
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// Merges the ranges that overlap or lie closer than `gap` bytes: sending the gap costs

@@ -90,8 +90,9 @@ pub(crate) fn parse_content_range(value: &[u8]) -> Option<(Option<(u64, u64)>, u
     Some((Some((first, last)), len))
 }
 
-/// Parses `1*DIGIT` that must fit in a `u64`.
-fn parse_exact(digits: &[u8]) -> Option<u64> {
+/// Parses `1*DIGIT` that must fit in a `u64`, as in `Content-Length` and
+/// `Content-Range`.
+pub(crate) fn parse_exact(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
