@@ -5,6 +5,8 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+#[cfg(target_os = "linux")]
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
@@ -101,9 +103,10 @@ impl RangeSource {
         }
     }
 
-    /// A file of `len` bytes, read with positioned reads (`pread`) on Tokio's blocking
-    /// pool, so the async runtime never waits on the disk and several responses can
-    /// share the file.
+    /// A file of `len` bytes, read with positioned reads (`pread`), so several responses
+    /// can share the file. The async runtime never waits on the disk: on Linux, bytes
+    /// already in the page cache are read at once with `preadv2(RWF_NOWAIT)`, which the
+    /// kernel refuses rather than block; every other read runs on Tokio's blocking pool.
     ///
     /// Needs a Tokio runtime when the body is read.
     ///
@@ -118,7 +121,7 @@ impl RangeSource {
     /// ```
     #[must_use]
     pub fn file(file: std::fs::File, len: u64) -> Self {
-        Self::new(File(Arc::new(file)), len)
+        Self::new(File::new(file), len)
     }
 
     /// Bytes in memory; reading is a reference count, never a copy.
@@ -167,13 +170,74 @@ impl RandomAccess for InMemory {
     }
 }
 
-struct File(Arc<std::fs::File>);
+struct File {
+    file: Arc<std::fs::File>,
+    /// Whether to try the page cache first; cleared once the kernel or the file system
+    /// refuses non-blocking reads.
+    #[cfg(target_os = "linux")]
+    try_cached: AtomicBool,
+}
+
+impl File {
+    fn new(file: std::fs::File) -> Self {
+        Self {
+            file: Arc::new(file),
+            #[cfg(target_os = "linux")]
+            try_cached: AtomicBool::new(true),
+        }
+    }
+}
 
 impl RandomAccess for File {
     fn read_at(&self, offset: u64, len: usize) -> ReadFuture {
-        let file = Arc::clone(&self.0);
+        // A trip to the blocking pool costs two context switches per read, which
+        // dominated large ranges; cached bytes cost one copy here instead.
+        #[cfg(target_os = "linux")]
+        if self.try_cached.load(Ordering::Relaxed) {
+            match read_cached(&self.file, offset, len) {
+                Cached::Read(bytes) => return Box::pin(std::future::ready(Ok(bytes))),
+                Cached::Miss => {}
+                Cached::Unsupported => self.try_cached.store(false, Ordering::Relaxed),
+            }
+        }
+        let file = Arc::clone(&self.file);
         let read = tokio::task::spawn_blocking(move || read_exact_at(&file, offset, len));
         Box::pin(async move { read.await.map_err(io::Error::other)? })
+    }
+}
+
+/// What a read that must not wait on the disk found.
+#[cfg(target_os = "linux")]
+enum Cached {
+    /// Bytes at the offset, perhaps fewer than asked for.
+    Read(Bytes),
+    /// Not in the page cache, or at the end of the file: the blocking pool decides.
+    Miss,
+    /// The kernel or the file system does not offer non-blocking reads.
+    Unsupported,
+}
+
+/// Reads what the page cache holds at `offset`, up to `len` bytes, without blocking.
+#[cfg(target_os = "linux")]
+fn read_cached(file: &std::fs::File, offset: u64, len: usize) -> Cached {
+    use rustix::io::{preadv2, Errno, IoSliceMut, ReadWriteFlags};
+
+    let mut buf = BytesMut::zeroed(len);
+    match preadv2(
+        file,
+        &mut [IoSliceMut::new(&mut buf)],
+        offset,
+        ReadWriteFlags::NOWAIT,
+    ) {
+        Ok(0) => Cached::Miss,
+        Ok(n) => {
+            buf.truncate(n);
+            Cached::Read(buf.freeze())
+        }
+        Err(Errno::AGAIN | Errno::INTR) => Cached::Miss,
+        // EOPNOTSUPP, ENOSYS, EINVAL: no RWF_NOWAIT here. Anything else (EIO) is
+        // reported by the blocking read, which meets it again.
+        Err(_) => Cached::Unsupported,
     }
 }
 
@@ -255,5 +319,80 @@ impl fmt::Debug for Seek {
             .field("source", &self.source)
             .field("chunk", &self.chunk)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::io::Read;
+
+    use rustix::fs::{fadvise, Advice};
+
+    use super::*;
+
+    const LEN: usize = 1 << 20;
+
+    fn content() -> Vec<u8> {
+        (0..LEN).map(|i| (i % 251) as u8).collect()
+    }
+
+    /// A file of `content()` whose bytes are on disk but not in the page cache.
+    fn evicted_file(name: &str) -> std::fs::File {
+        let path = std::env::temp_dir().join(format!("tower-range-{name}-{}", std::process::id()));
+        std::fs::write(&path, content()).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        file.sync_all().unwrap();
+        fadvise(&file, 0, None, Advice::DontNeed).unwrap();
+        file
+    }
+
+    #[test]
+    fn cached_bytes_are_read_without_blocking() {
+        let path = std::env::temp_dir().join(format!("tower-range-cached-{}", std::process::id()));
+        std::fs::write(&path, content()).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let Cached::Read(bytes) = read_cached(&file, 1000, 50_000) else {
+            panic!("a file just written is in the page cache");
+        };
+        assert_eq!(bytes, content()[1000..51_000]);
+    }
+
+    #[test]
+    fn evicted_bytes_are_left_to_the_blocking_pool() {
+        let file = evicted_file("evicted");
+        assert!(matches!(read_cached(&file, 0, 4096), Cached::Miss));
+    }
+
+    #[test]
+    fn partly_cached_range_reads_what_is_cached() {
+        let file = evicted_file("partly");
+        // Bring back the first page only: no read-ahead on this handle.
+        fadvise(&file, 0, None, Advice::Random).unwrap();
+        let mut page = [0; 4096];
+        (&file).read_exact(&mut page).unwrap();
+        let Cached::Read(bytes) = read_cached(&file, 0, LEN) else {
+            panic!("the first page is cached");
+        };
+        assert!(bytes.len() >= 4096 && bytes.len() < LEN, "{}", bytes.len());
+        assert_eq!(bytes, content()[..bytes.len()]);
+    }
+
+    #[tokio::test]
+    async fn file_reads_what_is_not_cached_on_the_blocking_pool() {
+        let file = File::new(evicted_file("pool"));
+        let bytes = file.read_at(LEN as u64 - 10_000, 32 * 1024).await.unwrap();
+        assert_eq!(bytes, content()[LEN - 10_000..]);
+        assert!(file.try_cached.load(Ordering::Relaxed));
+    }
+
+    #[tokio::test]
+    async fn file_without_non_blocking_reads_falls_back_for_good() {
+        // A socket has no offsets: preadv2 fails, and so does the blocking read.
+        let (socket, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let file = File::new(std::fs::File::from(std::os::fd::OwnedFd::from(socket)));
+        assert!(file.read_at(0, 10).await.is_err());
+        assert!(!file.try_cached.load(Ordering::Relaxed));
     }
 }
