@@ -117,9 +117,11 @@ where
         }
     });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    // Bound what hyper queues for a slow reader: a paused client then holds about one
-    // chunk of the body in this process, the rest waits in the kernel's socket buffers.
-    builder.http1().max_buf_size(64 * 1024);
+    // Bound what hyper queues for a slow reader (its default is about 400 KiB): hyper
+    // then asks the body for more only once the previous chunk has gone to the kernel,
+    // so a paused client holds one 32 KiB read_chunk in this process, and the rest
+    // waits in the kernel's socket buffers. This also caps request heads at 32 KiB.
+    builder.http1().max_buf_size(32 * 1024);
     let conn = builder
         .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc))
         .await;

@@ -32,7 +32,7 @@ pub enum OverLimit {
 
 /// How much a [`RangeSource`](crate::RangeSource) read asks for at once; see
 /// [`RangeLayer::read_chunk`].
-const DEFAULT_READ_CHUNK: usize = 256 * 1024;
+const DEFAULT_READ_CHUNK: usize = 32 * 1024;
 
 /// The settings a [`RangeService`] reads; one copy per service.
 #[derive(Clone, Copy, Debug)]
@@ -152,20 +152,23 @@ impl RangeLayer {
 impl RangeLayer {
     /// How many bytes one read from a [`RangeSource`](crate::RangeSource) asks for.
     ///
-    /// Defaults to 256 KiB, chosen by measurement (one 512 MiB range over loopback with
-    /// `examples/serve.rs`, and 100 clients that stop reading; see the README):
+    /// Defaults to 32 KiB, chosen by measurement: one 512 MiB range over loopback with
+    /// `examples/serve.rs` (hyper's `max_buf_size` at 32 KiB, file in page cache), and
+    /// 300 clients that ask for a large range and stop reading; nginx without sendfile
+    /// reached 3.3–4.1 GB/s and 74 KiB in the same run (see the README):
     ///
     /// | chunk | throughput | memory per paused client |
     /// |---|---|---|
-    /// | 64 KiB | 1.8 GB/s | 122 KiB |
-    /// | 128 KiB | 2.0 GB/s | 200–240 KiB |
-    /// | 256 KiB | 3.6 GB/s | 390–460 KiB |
-    /// | 512 KiB | 4.0–4.6 GB/s | 730–760 KiB |
+    /// | 16 KiB | 3.4 GB/s | 41 KiB |
+    /// | 32 KiB | 3.1–3.8 GB/s | 52 KiB |
+    /// | 64 KiB | 3.5–4.2 GB/s | 86 KiB |
+    /// | 256 KiB | 3.8–5.4 GB/s | 272 KiB |
     ///
-    /// Each chunk is one trip to the blocking pool, which is what limits a large
-    /// range; a client that stops reading pins the chunk hyper is writing (at times
-    /// also the next). Smaller reads suit many slow clients, larger ones fast
-    /// downloads. Values below 1 are taken as 1.
+    /// A client that stops reading pins the chunk hyper is writing, and with it about
+    /// 15 KiB of connection state; larger chunks mean larger writes, which is what
+    /// makes a fast download faster. A [`RandomAccess`](crate::RandomAccess) with a cost
+    /// per read (an object store over the network) wants chunks of megabytes. Values
+    /// below 1 are taken as 1.
     ///
     /// ```
     /// let layer = tower_range::RangeLayer::new().read_chunk(256 * 1024);
