@@ -228,13 +228,18 @@ async fn source_error_fails_the_body() {
     assert_eq!(err.to_string(), "storage failed");
 }
 
-#[tokio::test]
-async fn file_source_reads_the_range_from_disk() {
-    let dir = std::env::temp_dir().join(format!("tower-range-seek-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("data.bin");
+/// Writes `content(LEN)` to a new file and opens it.
+fn data_file(name: &str) -> std::fs::File {
+    let path = std::env::temp_dir().join(format!("tower-range-{name}-{}", std::process::id()));
     std::fs::write(&path, content(LEN)).unwrap();
     let file = std::fs::File::open(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    file
+}
+
+/// Asks for two ranges of a `RangeSource::file` of `file` and checks every byte, and
+/// that the inner body was not read.
+async fn check_file_ranges(file: std::fs::File, layer: RangeLayer) {
     let source = RangeSource::file(file, LEN as u64);
     let probe = Probe::default();
     let p = probe.clone();
@@ -243,22 +248,44 @@ async fn file_source_reads_the_range_from_disk() {
         res.extensions_mut().insert(source.clone());
         async move { Ok::<_, std::convert::Infallible>(res) }
     });
-    let svc = RangeLayer::new().read_chunk(100_000).layer(inner);
     let req = Request::get("/")
-        .header(header::RANGE, "bytes=-250000,1000-1999")
+        .header(header::RANGE, "bytes=-2500000,1000-1999")
         .body(())
         .unwrap();
-    let res = svc.clone().oneshot(req).await.unwrap();
+    let res = layer.layer(inner).oneshot(req).await.unwrap();
     let ct = res.headers()[header::CONTENT_TYPE]
         .to_str()
         .unwrap()
         .to_owned();
     let body = res.into_body().collect().await.unwrap().to_bytes();
     let parts = support::parse_multipart(&ct, &body);
-    assert_eq!(parts[0].1, &content(LEN)[LEN - 250_000..]);
+    assert_eq!(parts[0].1, &content(LEN)[LEN - 2_500_000..]);
     assert_eq!(parts[1].1, &content(LEN)[1000..2000]);
     assert_eq!(probe.bytes(), 0);
-    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn file_source_reads_the_range_from_disk() {
+    check_file_ranges(data_file("seek"), RangeLayer::new().read_chunk(100_000)).await;
+}
+
+/// Some pages in the page cache and some not: reads in place, partial reads and reads
+/// on the blocking pool alternate, and every byte is still right.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn file_source_with_a_patchy_page_cache_is_byte_exact() {
+    use rustix::fs::{fadvise, Advice};
+    use std::os::unix::fs::FileExt;
+
+    let file = data_file("patchy");
+    file.sync_all().unwrap();
+    fadvise(&file, 0, None, Advice::DontNeed).unwrap();
+    fadvise(&file, 0, None, Advice::Random).unwrap();
+    let mut page = [0; 4096];
+    for offset in (0..LEN as u64).step_by(40_000) {
+        file.read_exact_at(&mut page, offset).unwrap();
+    }
+    check_file_ranges(file, RangeLayer::new()).await;
 }
 
 #[tokio::test]
