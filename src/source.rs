@@ -206,9 +206,9 @@ impl RandomAccess for File {
     }
 }
 
-/// The most one read copies on the runtime thread (about 16 µs of copying on a 2-core
-/// VM, from `cargo bench --bench range -- seek`); a larger
-/// `read_chunk` then reads in several steps rather than stall other tasks.
+/// The most one read copies on the runtime thread, about 16 µs on a 2-core VM (from
+/// `cargo bench --bench range -- seek`); a larger `read_chunk` is read in several steps
+/// rather than stall the runtime's other tasks.
 #[cfg(target_os = "linux")]
 const MAX_IN_PLACE: usize = 256 * 1024;
 
@@ -240,10 +240,11 @@ fn read_cached(file: &std::fs::File, offset: u64, len: usize) -> Cached {
             buf.truncate(n);
             Cached::Read(buf.freeze())
         }
-        Err(Errno::AGAIN | Errno::INTR) => Cached::Miss,
-        // EOPNOTSUPP, ENOSYS, EINVAL: no RWF_NOWAIT here. Anything else (EIO) is
-        // reported by the blocking read, which meets it again.
-        Err(_) => Cached::Unsupported,
+        // No preadv2 (before Linux 4.6), no RWF_NOWAIT (before 4.14, or not on this
+        // file system), or no offsets (a pipe or a socket).
+        Err(Errno::NOSYS | Errno::OPNOTSUPP | Errno::INVAL | Errno::SPIPE) => Cached::Unsupported,
+        // EAGAIN above all; any other error the blocking read meets again and reports.
+        Err(_) => Cached::Miss,
     }
 }
 
@@ -333,6 +334,7 @@ mod tests {
     use std::io::Read;
 
     use rustix::fs::{fadvise, Advice};
+    use rustix::io::Errno;
 
     use super::*;
 
@@ -400,6 +402,19 @@ mod tests {
         let file = File::new(evicted_file("pool"));
         let bytes = file.read_at(LEN as u64 - 10_000, 32 * 1024).await.unwrap();
         assert_eq!(bytes, content()[LEN - 10_000..]);
+        assert!(file.try_cached.load(Ordering::Relaxed));
+    }
+
+    #[tokio::test]
+    async fn other_errors_are_reported_and_keep_the_page_cache_path() {
+        // Reading a file opened for writing only fails with EBADF: an error, not a
+        // lack of support.
+        let path = std::env::temp_dir().join(format!("tower-range-wo-{}", std::process::id()));
+        let write_only = std::fs::File::create(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let file = File::new(write_only);
+        let err = file.read_at(0, 10).await.unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(Errno::BADF.raw_os_error()));
         assert!(file.try_cached.load(Ordering::Relaxed));
     }
 
