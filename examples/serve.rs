@@ -122,6 +122,8 @@ where
     // so a paused client holds one 32 KiB read_chunk in this process, and the rest
     // waits in the kernel's socket buffers. This also caps request heads at 32 KiB.
     builder.http1().max_buf_size(32 * 1024);
+    // The same bound for each HTTP/2 stream (its default is also about 400 KiB).
+    builder.http2().max_send_buf_size(32 * 1024);
     let conn = builder
         .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc))
         .await;
