@@ -1,5 +1,6 @@
-//! A client that stops reading a large range pauses the server's reads of the inner
-//! body (TCP backpressure), holds up nobody else, and later gets exactly its bytes.
+//! A client that stops reading a large range pauses the server's reads (of the inner
+//! body, or of a `RangeSource`) through TCP backpressure, holds up nobody else, and
+//! later gets exactly its bytes.
 
 mod support;
 
@@ -15,7 +16,7 @@ use support::{get, Probe};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpSocket;
 use tower::{service_fn, Layer};
-use tower_range::RangeLayer;
+use tower_range::{RandomAccess, RangeLayer, RangeSource, ReadFuture};
 
 const LEN: u64 = 1 << 30;
 const FRAME: u64 = 64 << 10;
@@ -54,18 +55,54 @@ impl Body for Generated {
     }
 }
 
+/// The same representation, read at any offset, counting what it produced.
+struct GeneratedSource(Probe);
+
+impl RandomAccess for GeneratedSource {
+    fn read_at(&self, offset: u64, len: usize) -> ReadFuture {
+        let end = (offset + len as u64).min(LEN);
+        let bytes: Bytes = (offset..end).map(byte_at).collect();
+        self.0.bytes.fetch_add(bytes.len(), Ordering::SeqCst);
+        Box::pin(std::future::ready(Ok(bytes)))
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paused_client_holds_up_no_one_and_resumes_with_exact_bytes() {
-    let probe = Probe::default();
-    let p = probe.clone();
+    paused_client(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_client_pauses_the_reads_of_a_range_source_too() {
+    paused_client(true).await;
+}
+
+/// Client A pauses mid-range while clients B are served; with `seek`, the inner
+/// response carries a `RangeSource` and the layer reads from that instead.
+async fn paused_client(seek: bool) {
+    let (body_probe, source_probe) = (Probe::default(), Probe::default());
+    let (bp, sp) = (body_probe.clone(), source_probe.clone());
     let inner = service_fn(move |req: Request<hyper::body::Incoming>| {
-        // Only client A's request is counted; B's get their own probe.
+        // Only client A's request is counted; B's get their own probes.
         let counted = req.headers().contains_key("x-client-a");
-        let probe = if counted { p.clone() } else { Probe::default() };
-        let body = Generated { pos: 0, probe };
-        async move { Ok::<_, std::convert::Infallible>(Response::new(body)) }
+        let (bp, sp) = if counted {
+            (bp.clone(), sp.clone())
+        } else {
+            (Probe::default(), Probe::default())
+        };
+        let mut res = Response::new(Generated { pos: 0, probe: bp });
+        if seek {
+            res.extensions_mut()
+                .insert(RangeSource::new(GeneratedSource(sp), LEN));
+        }
+        async move { Ok::<_, std::convert::Infallible>(res) }
     });
     let addr = support::serve(RangeLayer::new().layer(inner)).await;
+    let (probe, unused) = if seek {
+        (&source_probe, &body_probe)
+    } else {
+        (&body_probe, &source_probe)
+    };
 
     // Client A: a 32 MiB range, a small receive buffer, and a pause after 128 KiB.
     let (first, len) = (1_000_000u64, 32u64 << 20);
@@ -109,6 +146,7 @@ async fn paused_client_holds_up_no_one_and_resumes_with_exact_bytes() {
         );
         produced = now;
     }
+    assert_eq!(unused.bytes(), 0);
     // What was read ahead of A: socket buffers on both sides, hyper's write buffer, and
     // the one inner frame the layer holds. The range itself is 32 MiB.
     let ahead = produced - first - received.len() as u64;
