@@ -7,7 +7,9 @@
 //!
 //! The handler streams whole files with `Content-Type`, a strong `ETag` and
 //! `Last-Modified`, answers `If-None-Match` with `304`, `404`s missing files and refuses
-//! paths that leave the root. It never looks at `Range`; it only attaches a
+//! paths that leave the root (on Linux the kernel enforces that, with `openat2`, and a
+//! file whose path is in the kernel's caches is opened without a blocking-pool trip).
+//! It never looks at `Range`; it only attaches a
 //! `RangeSource` so that the layer can read a range at its offset instead of skipping to
 //! it. `RangeLayer` does everything else.
 //!
@@ -60,13 +62,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             }
         }
     }
-    let root = Arc::new(root.canonicalize()?);
+    let root = Arc::new(Root::open(root)?);
     let log = std::env::var_os("RANGE_LOG").is_some();
 
     let listener = TcpListener::bind(addr).await?;
     println!(
         "serving {} on http://{}/",
-        root.display(),
+        root.path.display(),
         listener.local_addr()?
     );
 
@@ -135,16 +137,30 @@ where
 }
 
 /// The range-unaware handler: a whole file, or an error status.
-async fn serve_file(
-    root: Arc<PathBuf>,
-    req: Request<Incoming>,
-) -> Result<FileResponse, Infallible> {
+async fn serve_file(root: Arc<Root>, req: Request<Incoming>) -> Result<FileResponse, Infallible> {
     Ok(open(root, &req).await.unwrap_or_else(status_only))
 }
 
-/// What the blocking pool found for one request.
-struct Opened {
+/// The directory served, and on Linux a handle that files are opened beneath.
+struct Root {
     path: PathBuf,
+    #[cfg(target_os = "linux")]
+    dir: std::os::fd::OwnedFd,
+}
+
+impl Root {
+    fn open(path: PathBuf) -> io::Result<Self> {
+        let path = path.canonicalize()?;
+        Ok(Self {
+            #[cfg(target_os = "linux")]
+            dir: std::fs::File::open(&path)?.into(),
+            path,
+        })
+    }
+}
+
+/// An open file and what the response needs to know about it.
+struct Opened {
     file: std::fs::File,
     /// A second handle for positioned reads, beside the one the body streams from.
     reader: std::fs::File,
@@ -152,41 +168,103 @@ struct Opened {
     modified: std::time::Duration,
 }
 
-/// Resolves, opens and inspects the file in one trip to the blocking pool.
-fn open_blocking(root: &Path, url_path: &str) -> Result<Opened, StatusCode> {
-    let path = resolve(root, url_path).ok_or(StatusCode::NOT_FOUND)?;
-    let file = std::fs::File::open(&path).map_err(|_| StatusCode::NOT_FOUND)?;
-    let meta = file.metadata().map_err(|_| StatusCode::NOT_FOUND)?;
-    if !meta.is_file() {
-        return Err(StatusCode::NOT_FOUND);
+impl Opened {
+    fn inspect(file: std::fs::File) -> Result<Self, StatusCode> {
+        let meta = file.metadata().map_err(|_| StatusCode::NOT_FOUND)?;
+        if !meta.is_file() {
+            return Err(StatusCode::NOT_FOUND);
+        }
+        let reader = file
+            .try_clone()
+            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+            .unwrap_or_default();
+        Ok(Self {
+            file,
+            reader,
+            len: meta.len(),
+            modified,
+        })
     }
-    let reader = file
-        .try_clone()
-        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
-    let modified = meta
-        .modified()
-        .ok()
-        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
-        .unwrap_or_default();
-    Ok(Opened {
-        path,
-        file,
-        reader,
-        len: meta.len(),
-        modified,
-    })
 }
 
-async fn open(root: Arc<PathBuf>, req: &Request<Incoming>) -> Result<FileResponse, StatusCode> {
+/// Opens `rel` beneath the root if that needs no disk access: on Linux, `openat2`
+/// with `RESOLVE_CACHED` resolves from the kernel's caches or refuses. `None` means
+/// the blocking pool must do it.
+#[cfg(target_os = "linux")]
+fn open_in_place(root: &Root, rel: &Path) -> Option<Result<Opened, StatusCode>> {
+    use rustix::fs::ResolveFlags;
+    use rustix::io::Errno;
+
+    match open_beneath(root, rel, ResolveFlags::CACHED) {
+        Ok(file) => Some(Opened::inspect(file)),
+        // EAGAIN: not cached. ENOSYS, EINVAL: a kernel before 5.12.
+        Err(Errno::AGAIN | Errno::NOSYS | Errno::INVAL) => None,
+        Err(_) => Some(Err(StatusCode::NOT_FOUND)),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_in_place(_: &Root, _: &Path) -> Option<Result<Opened, StatusCode>> {
+    None
+}
+
+/// Opens `rel` beneath the root; the kernel refuses any step outside it (`..`, an
+/// absolute or escaping symbolic link), so nothing can swap a link between a check and
+/// the open.
+#[cfg(target_os = "linux")]
+fn open_beneath(
+    root: &Root,
+    rel: &Path,
+    flags: rustix::fs::ResolveFlags,
+) -> rustix::io::Result<std::fs::File> {
+    use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
+
+    let resolve = flags | ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+    let fd = openat2(
+        &root.dir,
+        rel,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+        resolve,
+    )?;
+    Ok(fd.into())
+}
+
+/// Opens `rel` beneath the root on the blocking pool, where waiting on the disk is fine.
+fn open_blocking(root: &Root, rel: &Path) -> Result<Opened, StatusCode> {
+    #[cfg(target_os = "linux")]
+    match open_beneath(root, rel, rustix::fs::ResolveFlags::empty()) {
+        // Before Linux 5.6 there is no openat2: check the real path below instead.
+        Err(rustix::io::Errno::NOSYS) => {}
+        result => return Opened::inspect(result.map_err(|_| StatusCode::NOT_FOUND)?),
+    }
+    // A symbolic link may point outside: check the real path (a link swapped after
+    // this check is not caught; openat2 above has no such gap).
+    let real = root.path.join(rel).canonicalize();
+    let real = real.ok().filter(|real| real.starts_with(&root.path));
+    let file = std::fs::File::open(real.ok_or(StatusCode::NOT_FOUND)?);
+    Opened::inspect(file.map_err(|_| StatusCode::NOT_FOUND)?)
+}
+
+async fn open(root: Arc<Root>, req: &Request<Incoming>) -> Result<FileResponse, StatusCode> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Err(StatusCode::METHOD_NOT_ALLOWED);
     }
-    let url_path = req.uri().path().to_owned();
-    let opened = tokio::task::spawn_blocking(move || open_blocking(&root, &url_path))
-        .await
-        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)??;
+    let path = relative(req.uri().path()).ok_or(StatusCode::NOT_FOUND)?;
+    let opened = match open_in_place(&root, &path) {
+        Some(opened) => opened?,
+        None => {
+            let rel = path.clone();
+            tokio::task::spawn_blocking(move || open_blocking(&root, &rel))
+                .await
+                .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)??
+        }
+    };
     let Opened {
-        path,
         file,
         reader,
         len,
@@ -210,7 +288,7 @@ async fn open(root: Arc<PathBuf>, req: &Request<Incoming>) -> Result<FileRespons
         let body = FileBody::new(tokio::fs::File::from_std(file), len);
         let mut res = Response::new(body.boxed_unsync());
         // One line opts into seeking: the layer reads each range at its offset from this
-        // handle (on the blocking pool) and drops the streaming body unread.
+        // handle and drops the streaming body unread.
         res.extensions_mut().insert(RangeSource::file(reader, len));
         res
     };
@@ -227,21 +305,19 @@ async fn open(root: Arc<PathBuf>, req: &Request<Incoming>) -> Result<FileRespons
     Ok(res)
 }
 
-/// Maps a URL path to a file under `root`, or `None` if it would leave the root.
-fn resolve(root: &Path, url_path: &str) -> Option<PathBuf> {
+/// Maps a URL path to a path relative to the root, or `None` if it names a parent, a
+/// root or a drive.
+fn relative(url_path: &str) -> Option<PathBuf> {
     let decoded = percent_decode(url_path)?;
-    let mut path = root.to_path_buf();
+    let mut path = PathBuf::new();
     for component in Path::new(decoded.trim_start_matches('/')).components() {
         match component {
             Component::Normal(part) => path.push(part),
             Component::CurDir => {}
-            // `..`, a drive or a root: never leave `root`.
             _ => return None,
         }
     }
-    // A symbolic link may still point outside: check the real path.
-    let real = path.canonicalize().ok()?;
-    real.starts_with(root).then_some(real)
+    Some(path)
 }
 
 fn percent_decode(s: &str) -> Option<String> {

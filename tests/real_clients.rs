@@ -184,6 +184,26 @@ fn serve_example_refuses_escapes_and_revalidates() {
     assert_eq!(status(&["--path-as-is", &escape]), "404");
     assert_eq!(status(&[&server.url("%2e%2e/%2e%2e/etc/passwd")]), "404");
     assert_eq!(status(&[&server.url("missing.bin")]), "404");
+    // Symbolic links are followed while they stay beneath the root.
+    let links = [
+        ("link-inside", PathBuf::from("big.bin"), "200"),
+        ("link-outside", PathBuf::from("/etc/passwd"), "404"),
+        (
+            "link-up",
+            PathBuf::from("../../../../../../etc/passwd"),
+            "404",
+        ),
+    ];
+    for (name, target, expected) in links {
+        let link = media().join(name);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert_eq!(
+            status(&[&server.url(name)]),
+            expected,
+            "{name} -> {target:?}"
+        );
+    }
     let head = run(tool("curl").args(["-sfI", &server.url("big.bin")]));
     let head = String::from_utf8(head).unwrap();
     let etag = head
