@@ -2,7 +2,7 @@
 """Load benchmark: examples/serve.rs against its own handler without the layer,
 tower-http's ServeDir, and nginx (when installed), in one run, alternating.
 
-    python3 benches/load.py [--seconds 8] [--rounds 2] [--paused 200]
+    python3 benches/load.py [--seconds 8] [--rounds 2] [--paused 200] [--read-chunk KIB]
 
 Needs wrk (Debian: apt-get install wrk nginx-light). Builds the release examples,
 makes a 1 GiB file under target/load/, keeps it in page cache, starts every server on
@@ -88,10 +88,11 @@ class Server:
         self.proc.wait()
 
 
-def start_servers(base):
+def start_servers(base, read_chunk=None):
     release = os.path.join(ROOT, "target", "release", "examples")
+    chunk = ["--read-chunk", str(read_chunk)] if read_chunk else []
     servers = [
-        Server("tower-range (serve.rs)", [f"{release}/serve", "--root", DATA, "--addr", f"127.0.0.1:{base}"], base),
+        Server("tower-range (serve.rs)", [f"{release}/serve", "--root", DATA, "--addr", f"127.0.0.1:{base}"] + chunk, base),
         Server("handler alone (--no-layer)", [f"{release}/serve", "--root", DATA, "--addr", f"127.0.0.1:{base + 1}", "--no-layer"], base + 1),
         Server("tower-http ServeDir", [f"{release}/serve_dir", "--root", DATA, "--addr", f"127.0.0.1:{base + 2}"], base + 2),
     ]
@@ -182,6 +183,7 @@ def main():
     ap.add_argument("--paused", type=int, default=200)
     ap.add_argument("--port", type=int, default=3100)
     ap.add_argument("--paused-only", action="store_true", help="only the paused-client soak")
+    ap.add_argument("--read-chunk", type=int, help="RangeLayer::read_chunk of serve.rs, in KiB")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
@@ -190,7 +192,7 @@ def main():
     lua = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     lua.write(RANDOM_LUA)
     lua.close()
-    servers = start_servers(args.port)
+    servers = start_servers(args.port, args.read_chunk)
     scenarios = [
         ("512 MiB range, c=1", dict(conns=1, threads=1, headers=["Range: bytes=0-536870911"])),
         ("64 KiB random ranges, c=1", dict(conns=1, threads=1, script=lua.name)),
