@@ -14,7 +14,7 @@ use pin_project_lite::pin_project;
 
 use crate::body::ResponseBody;
 use crate::error::BoxError;
-use crate::layer::Config;
+use crate::config::Config;
 use crate::multipart::{self, Parts};
 use crate::plan::{RangePlan, RangeRequest};
 use crate::range::ByteRange;

@@ -46,6 +46,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod body;
+mod config;
 mod error;
 mod future;
 mod if_range;
@@ -60,6 +61,7 @@ mod source;
 pub use body::ResponseBody;
 pub use error::{BoxError, RangeBodyError};
 pub use future::ResponseFuture;
-pub use layer::{OverLimit, RangeLayer};
+pub use config::OverLimit;
+pub use layer::RangeLayer;
 pub use service::RangeService;
 pub use source::{RandomAccess, RangeSource, ReadFuture};

@@ -6,7 +6,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body::SizeHint;
 
 use crate::if_range;
-use crate::layer::{Config, OverLimit};
+use crate::config::{Config, OverLimit};
 use crate::range::{self, ByteRange, ParsedRange, RangeSpec};
 
 /// What `call()` keeps of a `GET` or `HEAD` request: all the decision needs later.

@@ -9,7 +9,7 @@ use tower_service::Service;
 
 use crate::error::BoxError;
 use crate::future::ResponseFuture;
-use crate::layer::Config;
+use crate::config::Config;
 use crate::plan::RangeRequest;
 
 /// A service that answers `Range` requests over the whole responses of `S`.
