@@ -40,6 +40,9 @@ pub(crate) struct Config {
     pub(crate) max_ranges: usize,
     pub(crate) over_limit: OverLimit,
     pub(crate) accept_ranges: bool,
+    /// Whether the layer evaluates `If-Match`, `If-None-Match`, `If-Modified-Since` and
+    /// `If-Unmodified-Since` itself (RFC 9110 §13.2.2).
+    pub(crate) preconditions: bool,
     /// Ranges closer than this are merged into one part: the bytes between them cost
     /// less than another part's boundary and headers (about 80 bytes and up).
     pub(crate) coalesce_gap: u64,
@@ -52,6 +55,7 @@ impl Default for Config {
             max_ranges: 64,
             over_limit: OverLimit::Ignore,
             accept_ranges: true,
+            preconditions: true,
             coalesce_gap: 80,
             read_chunk: DEFAULT_READ_CHUNK,
         }

@@ -5,16 +5,16 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use http::header::{
-    HeaderValue, ACCEPT_RANGES, CONTENT_DISPOSITION, CONTENT_ENCODING, CONTENT_LENGTH,
-    CONTENT_RANGE, CONTENT_TYPE, TRANSFER_ENCODING,
+    HeaderName, HeaderValue, ACCEPT_RANGES, CONTENT_DISPOSITION, CONTENT_ENCODING, CONTENT_LENGTH,
+    CONTENT_LOCATION, CONTENT_RANGE, CONTENT_TYPE, TRANSFER_ENCODING,
 };
 use http::{HeaderMap, Response, StatusCode};
 use http_body::Body;
 use pin_project_lite::pin_project;
 
 use crate::body::ResponseBody;
-use crate::error::BoxError;
 use crate::config::Config;
+use crate::error::BoxError;
 use crate::multipart::{self, Parts};
 use crate::plan::{RangePlan, RangeRequest};
 use crate::range::ByteRange;
@@ -90,8 +90,15 @@ where
 {
     let (mut parts, body) = res.into_parts();
     let headers = &mut parts.headers;
-    if config.accept_ranges && plan != RangePlan::Untouched && !headers.contains_key(ACCEPT_RANGES)
-    {
+    let rangeable = matches!(
+        plan,
+        RangePlan::Full { .. }
+            | RangePlan::Partial { .. }
+            | RangePlan::Unsatisfiable { .. }
+            | RangePlan::Answered
+            | RangePlan::Empty
+    );
+    if config.accept_ranges && rangeable && !headers.contains_key(ACCEPT_RANGES) {
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
     let body = match plan {
@@ -114,6 +121,25 @@ where
         RangePlan::Empty => {
             parts.status = StatusCode::OK;
             headers.remove(CONTENT_RANGE);
+            set_length(headers, 0);
+            ResponseBody::empty()
+        }
+        RangePlan::NotModified => {
+            parts.status = StatusCode::NOT_MODIFIED;
+            // RFC 9110 §15.4.5: the validators and the caching fields stay, so that the
+            // client can update its copy; what described the content goes, and a `304`
+            // has no content and no length.
+            retain(headers, |name| {
+                name == CONTENT_LOCATION || !is_content_field(name) && name != ACCEPT_RANGES
+            });
+            ResponseBody::empty()
+        }
+        RangePlan::PreconditionFailed => {
+            parts.status = StatusCode::PRECONDITION_FAILED;
+            // The empty content is not the representation.
+            retain(headers, |name| {
+                !is_content_field(name) && name != ACCEPT_RANGES
+            });
             set_length(headers, 0);
             ResponseBody::empty()
         }
@@ -170,6 +196,20 @@ fn take_source(extensions: &mut http::Extensions, len: u64) -> Option<RangeSourc
     extensions
         .remove::<RangeSource>()
         .filter(|source| source.len() == len)
+}
+
+/// Whether `name` describes the content (`Content-Type`, `Content-Length`, …) or how it
+/// is framed (`Transfer-Encoding`).
+fn is_content_field(name: &HeaderName) -> bool {
+    name.as_str().starts_with("content-") || name == TRANSFER_ENCODING
+}
+
+/// Keeps only the fields whose name passes `keep`.
+fn retain(headers: &mut HeaderMap, keep: impl Fn(&HeaderName) -> bool) {
+    let names: Vec<HeaderName> = headers.keys().filter(|n| !keep(n)).cloned().collect();
+    for name in names {
+        headers.remove(name);
+    }
 }
 
 fn set_length(headers: &mut HeaderMap, len: u64) {

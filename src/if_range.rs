@@ -1,43 +1,36 @@
 //! `If-Range` evaluation (RFC 9110 §13.1.5) against the inner response's validators.
 
-use http::header::{ETAG, LAST_MODIFIED};
-use http::{HeaderMap, HeaderValue};
+use http::HeaderValue;
 
+use crate::date;
 use crate::range::trim_ows;
+use crate::validators::{Comparison, EntityTag, Validators};
 
-/// Whether an `If-Range` value lets the `Range` apply to a response with `headers`.
+/// Whether an `If-Range` value lets the `Range` apply to a response with `validators`.
 ///
-/// An entity-tag must equal the response's `ETag` by strong comparison; an HTTP-date
-/// must equal its `Last-Modified` exactly. Anything else, including a missing validator,
-/// does not match, and the caller then sends the whole representation.
-pub(crate) fn matches(if_range: &HeaderValue, headers: &HeaderMap) -> bool {
+/// An entity-tag must equal the response's `ETag` by strong comparison; an HTTP-date,
+/// in any of its three formats, must be the instant of its `Last-Modified`. Anything
+/// else, including a missing validator, does not match, and the caller then sends the
+/// whole representation.
+pub(crate) fn matches(if_range: &HeaderValue, validators: &Validators<'_>) -> bool {
     let condition = trim_ows(if_range.as_bytes());
     if condition.starts_with(b"\"") || condition.starts_with(b"W/") {
         // RFC 9110 §13.1.5: a weak entity-tag never satisfies If-Range, on either side.
-        return is_strong_etag(condition)
-            && headers
-                .get(ETAG)
-                .is_some_and(|etag| trim_ows(etag.as_bytes()) == condition);
+        let (Some(tag), Some(etag)) = (EntityTag::parse(condition), validators.etag()) else {
+            return false;
+        };
+        return tag.matches(etag, Comparison::Strong);
     }
-    // The date must be an exact match; any other form of the same instant is treated
-    // as a mismatch, which costs a full response but can never send wrong bytes.
-    !condition.is_empty()
-        && headers
-            .get(LAST_MODIFIED)
-            .is_some_and(|lm| trim_ows(lm.as_bytes()) == condition)
-}
-
-/// `entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE` without the weak prefix.
-fn is_strong_etag(tag: &[u8]) -> bool {
-    match tag {
-        [b'"', inner @ .., b'"'] => inner.iter().all(|&c| c != b'"'),
-        _ => false,
-    }
+    // §13.1.5 asks the date to match `Last-Modified` exactly; §5.6.7 makes the three
+    // formats of one instant the same date.
+    date::parse(condition).is_some_and(|date| validators.last_modified() == Some(date))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::{ETAG, LAST_MODIFIED};
+    use http::HeaderMap;
 
     fn response(etag: Option<&'static str>, last_modified: Option<&'static str>) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -51,7 +44,10 @@ mod tests {
     }
 
     fn check(if_range: &'static str, headers: &HeaderMap) -> bool {
-        matches(&HeaderValue::from_static(if_range), headers)
+        matches(
+            &HeaderValue::from_static(if_range),
+            &Validators::of(headers),
+        )
     }
 
     const DATE: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
@@ -70,7 +66,7 @@ mod tests {
     }
 
     #[test]
-    fn date_must_equal_last_modified_exactly() {
+    fn date_must_be_the_instant_of_last_modified() {
         assert!(check(DATE, &response(None, Some(DATE))));
         assert!(!check(
             "Sun, 06 Nov 1994 08:49:38 GMT",
@@ -80,10 +76,20 @@ mod tests {
     }
 
     #[test]
+    fn date_matches_in_any_of_the_three_formats() {
+        let headers = response(None, Some(DATE));
+        assert!(check("Sunday, 06-Nov-94 08:49:37 GMT", &headers));
+        assert!(check("Sun Nov  6 08:49:37 1994", &headers));
+        let asctime_last_modified = response(None, Some("Sun Nov  6 08:49:37 1994"));
+        assert!(check(DATE, &asctime_last_modified));
+    }
+
+    #[test]
     fn no_validator_means_no_match() {
         assert!(!check("\"abc\"", &response(None, None)));
         assert!(!check(DATE, &response(None, None)));
         assert!(!check("", &response(None, Some(""))));
+        assert!(!check("garbage", &response(None, Some("garbage"))));
     }
 
     #[test]

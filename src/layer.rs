@@ -97,6 +97,32 @@ impl RangeLayer {
 }
 
 impl RangeLayer {
+    /// Whether the layer evaluates the preconditions of `GET` and `HEAD` requests
+    /// itself: `If-Match`, `If-Unmodified-Since`, `If-None-Match` and
+    /// `If-Modified-Since` (RFC 9110 §13), before `If-Range` and `Range`.
+    ///
+    /// Defaults to `true`: any inner service that sets `ETag` or `Last-Modified` then
+    /// answers `304 Not Modified` and `412 Precondition Failed` correctly, and in the
+    /// order of RFC 9110 §13.2.2, whether or not it looks at these fields. The layer
+    /// takes them off the request, so the inner service always produces the
+    /// representation (its body is dropped unread for a `304` or `412`), and the answer
+    /// is the same whatever the inner service would have made of them. Other methods
+    /// are never touched: the validators are only known after an unsafe method has
+    /// run, so its preconditions are the inner service's to check.
+    ///
+    /// Turn it off for an inner service that evaluates preconditions itself and would
+    /// rather not produce a body it may not need (a proxy, say): it then sees the
+    /// fields, and its `304` and `412` go out as they are.
+    ///
+    /// ```
+    /// let layer = tower_range::RangeLayer::new().preconditions(false);
+    /// # let _ = layer;
+    /// ```
+    pub const fn preconditions(mut self, evaluate: bool) -> Self {
+        self.config.preconditions = evaluate;
+        self
+    }
+
     /// How many bytes one read from a [`RangeSource`](crate::RangeSource) asks for.
     ///
     /// Defaults to 32 KiB, chosen by measurement: one 512 MiB range over loopback with

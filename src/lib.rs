@@ -1,11 +1,12 @@
 //! Tower middleware that answers HTTP `Range` requests (RFC 9110 §14) for any service.
 //!
 //! The inner service produces whole representations: a file, a blob, a proxied object.
-//! [`RangeLayer`] reads the request's `Range` and `If-Range`, lets the inner service
-//! answer, and turns its `200 OK` into a `206 Partial Content` (one range, or
-//! `multipart/byteranges` for several) or a `416 Range Not Satisfiable`. The ranged body
-//! reads the inner body only as the client reads, so a paused client pauses the inner
-//! body too, and nothing is buffered beyond one inner frame.
+//! [`RangeLayer`] reads the request's `Range`, `If-Range` and preconditions, lets the
+//! inner service answer, and turns its `200 OK` into a `206 Partial Content` (one range,
+//! or `multipart/byteranges` for several), a `416 Range Not Satisfiable`, or, from the
+//! response's `ETag` and `Last-Modified`, a `304 Not Modified` or `412 Precondition
+//! Failed`. The ranged body reads the inner body only as the client reads, so a paused
+//! client pauses the inner body too, and nothing is buffered beyond one inner frame.
 //!
 //! # Example
 //!
@@ -41,27 +42,64 @@
 //! `Content-Length`, or an exact body size) and that does not say `Accept-Ranges: none`.
 //! A `Range` that does not parse, or names another unit, is ignored: the `200` goes out
 //! whole. The README's table lists every case.
+//!
+//! # Preconditions
+//!
+//! Before `If-Range` and `Range`, the layer evaluates `If-Match`, `If-Unmodified-Since`,
+//! `If-None-Match` and `If-Modified-Since` (RFC 9110 §13.2.2) against the inner
+//! response's `ETag` and `Last-Modified`, for `GET` and `HEAD` and an inner `2xx`, so a
+//! handler that only sets its validators is a correct conditional server too. See
+//! [`RangeLayer::preconditions`].
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{header, Request, Response, StatusCode};
+//! use http_body_util::Full;
+//! use tower::{service_fn, Layer, ServiceExt};
+//! use tower_range::RangeLayer;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), tower_range::BoxError> {
+//! let inner = service_fn(|_req: Request<()>| async {
+//!     let mut res = Response::new(Full::new(Bytes::from("0123456789")));
+//!     res.headers_mut().insert(header::ETAG, "\"v1\"".parse()?);
+//!     Ok::<_, tower_range::BoxError>(res)
+//! });
+//! let svc = RangeLayer::new().layer(inner);
+//! let revalidate = Request::get("/").header(header::IF_NONE_MATCH, "W/\"v1\"").body(())?;
+//! assert_eq!(svc.clone().oneshot(revalidate).await?.status(), StatusCode::NOT_MODIFIED);
+//! let stale_edit = Request::get("/")
+//!     .header(header::IF_MATCH, "\"v0\"")
+//!     .header(header::RANGE, "bytes=0-4")
+//!     .body(())?;
+//! assert_eq!(svc.oneshot(stale_edit).await?.status(), StatusCode::PRECONDITION_FAILED);
+//! # Ok(())
+//! # }
+//! ```
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
 mod body;
 mod config;
+mod date;
 mod error;
 mod future;
 mod if_range;
 mod layer;
 mod multipart;
 mod plan;
+mod preconditions;
 mod range;
 mod service;
 mod slice;
 mod source;
+mod validators;
 
 pub use body::ResponseBody;
+pub use config::OverLimit;
 pub use error::{BoxError, RangeBodyError};
 pub use future::ResponseFuture;
-pub use config::OverLimit;
 pub use layer::RangeLayer;
 pub use service::RangeService;
 pub use source::{RandomAccess, RangeSource, ReadFuture};

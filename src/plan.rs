@@ -1,18 +1,24 @@
 //! The decision: from what the request asked and what the inner response is, which
 //! response goes out.
 
-use http::header::{ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE};
+use http::header::{
+    ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, IF_RANGE, RANGE,
+};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body::SizeHint;
 
-use crate::if_range;
 use crate::config::{Config, OverLimit};
+use crate::if_range;
+use crate::preconditions::{Outcome, Preconditions};
 use crate::range::{self, ByteRange, ParsedRange, RangeSpec};
+use crate::validators::Validators;
 
 /// What `call()` keeps of a `GET` or `HEAD` request: all the decision needs later.
 #[derive(Clone, Debug)]
 pub(crate) struct RangeRequest {
     pub(crate) head: bool,
+    /// The precondition fields, when the layer evaluates them.
+    pub(crate) preconditions: Preconditions,
     /// `None` when the request has no `Range`, or one we ignore.
     pub(crate) range: Option<ParsedRange>,
     pub(crate) if_range: Option<HeaderValue>,
@@ -21,17 +27,24 @@ pub(crate) struct RangeRequest {
 }
 
 impl RangeRequest {
-    pub(crate) fn new(headers: &HeaderMap, head: bool, config: &Config) -> Self {
+    /// Reads what the decision needs from a `GET` or `HEAD` request's `headers`, and
+    /// leaves them as the inner service should see them: without the preconditions the
+    /// layer evaluates, without `If-Range`, and with `Range` only when one range is
+    /// handed on, in canonical form.
+    pub(crate) fn take(headers: &mut HeaderMap, head: bool, config: &Config) -> Self {
+        let preconditions = if config.preconditions {
+            Preconditions::take(headers)
+        } else {
+            Preconditions::default()
+        };
         // A `Range` sent twice is not a valid single field value: ignore it.
-        let mut values = headers.get_all(http::header::RANGE).iter();
+        let mut values = headers.get_all(RANGE).iter();
         let range = match (values.next(), values.next()) {
             (Some(value), None) => range::parse(value.as_bytes(), config.max_ranges),
             _ => None,
         };
         // RFC 9110 §13.1.5: If-Range without Range is ignored, so it is only kept with one.
-        let if_range = range
-            .as_ref()
-            .and_then(|_| headers.get(http::header::IF_RANGE).cloned());
+        let if_range = headers.remove(IF_RANGE).filter(|_| range.is_some());
         // A single range without `If-Range` is handed on, so that an inner service that
         // can seek (tower-http's `ServeDir`, a proxy) sends only that range. Its answer is
         // checked against ours in `RangePlan::decide`. With `If-Range` nothing is handed on:
@@ -42,8 +55,18 @@ impl RangeRequest {
             }
             _ => None,
         };
+        match forward {
+            Some(spec) => {
+                let value = HeaderValue::try_from(spec.to_header()).expect("ASCII digits");
+                headers.insert(RANGE, value);
+            }
+            None => {
+                headers.remove(RANGE);
+            }
+        }
         Self {
             head,
+            preconditions,
             range,
             if_range,
             forward,
@@ -72,11 +95,16 @@ pub(crate) enum RangePlan {
     /// The inner service answered the range it was handed for an empty
     /// representation: an empty `200`.
     Empty,
+    /// `304 Not Modified` (RFC 9110 §15.4.5).
+    NotModified,
+    /// `412 Precondition Failed` (RFC 9110 §15.5.13).
+    PreconditionFailed,
 }
 
 impl RangePlan {
     /// Decides from the request, the inner response's head, and whether a
-    /// [`RangeSource`](crate::RangeSource) of `seekable` bytes came with it.
+    /// [`RangeSource`](crate::RangeSource) of `seekable` bytes came with it, in the
+    /// order of RFC 9110 §13.2.2.
     pub(crate) fn decide(
         request: &RangeRequest,
         status: StatusCode,
@@ -85,14 +113,26 @@ impl RangePlan {
         seekable: Option<u64>,
         config: &Config,
     ) -> Self {
-        if let Some(spec) = request.forward {
-            if status == StatusCode::PARTIAL_CONTENT || status == StatusCode::RANGE_NOT_SATISFIABLE
-            {
-                return Self::check_answer(spec, headers);
-            }
+        let handed_on = request.forward.filter(|_| {
+            status == StatusCode::PARTIAL_CONTENT || status == StatusCode::RANGE_NOT_SATISFIABLE
+        });
+        // §13.2.1: preconditions apply only where the response to the request without
+        // them would be 2xx: the inner `200`, or its answer to the range it was handed.
+        if status != StatusCode::OK && handed_on.is_none() {
+            return Self::Untouched;
         }
-        if status != StatusCode::OK
-            || headers.contains_key(CONTENT_RANGE)
+        let validators = Validators::of(headers);
+        // Steps 1 to 4: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since.
+        match request.preconditions.evaluate(&validators) {
+            Outcome::Proceed => {}
+            Outcome::NotModified => return Self::NotModified,
+            Outcome::Failed => return Self::PreconditionFailed,
+        }
+        // Step 5: If-Range and Range.
+        if let Some(spec) = handed_on {
+            return Self::check_answer(spec, headers);
+        }
+        if headers.contains_key(CONTENT_RANGE)
             || headers
                 .get(ACCEPT_RANGES)
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"none"))
@@ -109,7 +149,7 @@ impl RangePlan {
             return full;
         };
         if let Some(condition) = &request.if_range {
-            if !if_range::matches(condition, headers) {
+            if !if_range::matches(condition, &validators) {
                 return full;
             }
         }
@@ -243,7 +283,7 @@ mod tests {
         if let Some(range) = range {
             req.insert(RANGE, HeaderValue::from_str(range).unwrap());
         }
-        let request = RangeRequest::new(&req, false, &config());
+        let request = RangeRequest::take(&mut req, false, &config());
         RangePlan::decide(
             &request,
             StatusCode::OK,
@@ -323,7 +363,7 @@ mod tests {
         req.insert(IF_RANGE, HeaderValue::from_static("\"a\""));
         let mut res = HeaderMap::new();
         res.insert(ETAG, HeaderValue::from_static("\"b\""));
-        let request = RangeRequest::new(&req, false, &config());
+        let request = RangeRequest::take(&mut req, false, &config());
         let plan = RangePlan::decide(
             &request,
             StatusCode::OK,

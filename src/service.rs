@@ -2,14 +2,13 @@
 
 use std::task::{Context, Poll};
 
-use http::header::{IF_RANGE, RANGE};
-use http::{HeaderValue, Method, Request, Response};
+use http::{Method, Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
+use crate::config::Config;
 use crate::error::BoxError;
 use crate::future::ResponseFuture;
-use crate::config::Config;
 use crate::plan::RangeRequest;
 
 /// A service that answers `Range` requests over the whole responses of `S`.
@@ -31,6 +30,9 @@ use crate::plan::RangeRequest;
 ///   `200`, so an inner service that answers ranges itself (`ServeDir` answers `416` to
 ///   several ranges and ignores `If-Range`) cannot turn a request the layer can serve
 ///   into a wrong answer.
+/// - `If-Match`, `If-None-Match`, `If-Modified-Since`, `If-Unmodified-Since`: none of
+///   them, unless [`RangeLayer::preconditions`](crate::RangeLayer::preconditions) is
+///   off. The layer evaluates them against the inner response's validators.
 ///
 /// # Example
 ///
@@ -100,21 +102,8 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let head = req.method() == Method::HEAD;
-        let request = (head || req.method() == Method::GET).then(|| {
-            let request = RangeRequest::new(req.headers(), head, &self.config);
-            let headers = req.headers_mut();
-            headers.remove(IF_RANGE);
-            match request.forward {
-                Some(spec) => {
-                    let value = HeaderValue::try_from(spec.to_header()).expect("ASCII digits");
-                    headers.insert(RANGE, value);
-                }
-                None => {
-                    headers.remove(RANGE);
-                }
-            }
-            request
-        });
+        let request = (head || req.method() == Method::GET)
+            .then(|| RangeRequest::take(req.headers_mut(), head, &self.config));
         ResponseFuture::new(self.inner.call(req), request, self.config)
     }
 }

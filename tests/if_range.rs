@@ -71,3 +71,25 @@ async fn if_range_mismatch_beats_an_unsatisfiable_range() {
     let reply = get(addr, &[("Range", "bytes=500-"), ("If-Range", "\"v1\"")]).await;
     assert_eq!(reply.status, 200);
 }
+
+#[tokio::test]
+async fn date_in_any_of_the_three_formats_gets_206() {
+    // RFC 9110 §5.6.7: a recipient accepts all three formats of an HTTP-date.
+    let inner = || Inner::new(content(100)).header(LAST_MODIFIED, DATE);
+    for same_instant in [
+        DATE,
+        "Sunday, 06-Nov-94 08:49:37 GMT",
+        "Sun Nov  6 08:49:37 1994",
+    ] {
+        let (status, body) = status_for(inner(), same_instant).await;
+        assert_eq!(status, 206, "If-Range: {same_instant}");
+        assert_eq!(body, &content(100)[..10]);
+    }
+    for other in [
+        "Sunday, 06-Nov-94 08:49:38 GMT",
+        "Sun Nov  6 08:49:36 1994",
+        "Sun, 06 Nov 1994 08:49:37 UTC",
+    ] {
+        assert_eq!(status_for(inner(), other).await.0, 200, "If-Range: {other}");
+    }
+}

@@ -142,3 +142,49 @@ async fn empty_file_never_gets_an_invalid_content_range() {
     );
     assert_eq!(reply.header("content-range"), None);
 }
+
+#[tokio::test]
+async fn preconditions_are_answered_right_over_serve_dir() {
+    let f = fixture("preconditions", &content(LEN)).await;
+    let full = get(f.addr, &[]).await;
+    let last_modified = full.header("last-modified").unwrap().to_owned();
+    // RFC 9110 §13.1.3: beside If-None-Match, If-Modified-Since is ignored.
+    let reply = get(
+        f.addr,
+        &[
+            ("If-None-Match", "\"other\""),
+            ("If-Modified-Since", &last_modified),
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, content(LEN));
+    // ServeDir, which does not see the preconditions, answers the handed range with a
+    // 206; the layer's 304 replaces it.
+    let reply = get(
+        f.addr,
+        &[
+            ("If-Modified-Since", &last_modified),
+            ("Range", "bytes=0-9"),
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, 304);
+    assert!(reply.complete && reply.body.is_empty());
+    let early = "Thu, 01 Jan 1970 00:00:00 GMT";
+    let reply = get(
+        f.addr,
+        &[("If-Unmodified-Since", early), ("Range", "bytes=0-9")],
+    )
+    .await;
+    assert_eq!(reply.status, 412);
+    let reply = get(
+        f.addr,
+        &[
+            ("If-Unmodified-Since", &last_modified),
+            ("Range", "bytes=0-9"),
+        ],
+    )
+    .await;
+    assert_slice(&reply, 0, 9);
+}
