@@ -1,7 +1,11 @@
-//! A reference model written from RFC 9110 (§13.1.5, §14.1–14.4, §14.6, §15.3.7,
-//! §15.5.17) and the README's documented choices, without the crate's code: for random
-//! methods, lengths, chunkings, `Range` headers (from the grammar, and with noise),
-//! validators and `If-Range`, the layer's status, headers and bytes equal the model's.
+//! A reference model written from RFC 9110 (§13.1–13.2, §14.1–14.4, §14.6, §15.3.7,
+//! §15.4.5, §15.5.13, §15.5.17) and the README's documented choices, without the
+//! crate's code: for random methods, lengths, chunkings, `Range` headers (from the
+//! grammar, and with noise), preconditions and `If-Range`, the layer's status, headers
+//! and bytes equal the model's.
+//!
+//! Condition values are drawn from tables that say, by hand, what each one means for
+//! the inner representation (`ETag: "v1"`, `Last-Modified: DATE`).
 
 mod support;
 
@@ -20,6 +24,55 @@ const GAP: u64 = 80;
 const ETAG: &str = "\"v1\"";
 const DATE: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
 
+/// `If-Match` / `If-None-Match` values, and whether each names the representation by
+/// strong comparison and by weak comparison. A malformed list names nothing.
+const TAG_LISTS: &[(&str, bool, bool)] = &[
+    ("\"v1\"", true, true),
+    ("\"v2\"", false, false),
+    ("W/\"v1\"", false, true),
+    ("*", true, true),
+    (" * ", true, true),
+    ("\"v2\", \"v1\"", true, true),
+    ("\"v2\" ,W/\"v1\",", false, true),
+    ("\"v2\", \"v3\"", false, false),
+    (",,", false, false),
+    ("v1", false, false),
+    ("\"v1\" x", false, false),
+    ("\"v1\", *", false, false),
+    ("\"v1", false, false),
+];
+
+/// HTTP-dates (and non-dates) with how each compares with `DATE`.
+const DATES: &[(&str, Option<std::cmp::Ordering>)] = {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    &[
+        (DATE, Some(Equal)),
+        ("Sunday, 06-Nov-94 08:49:37 GMT", Some(Equal)),
+        ("Sun Nov  6 08:49:37 1994", Some(Equal)),
+        ("Sun, 06 Nov 1994 08:49:36 GMT", Some(Less)),
+        ("Sunday, 06-Nov-94 08:49:36 GMT", Some(Less)),
+        ("Sun Nov  6 08:49:36 1994", Some(Less)),
+        ("Sat, 01 Jan 1994 00:00:00 GMT", Some(Less)),
+        ("Sun, 06 Nov 1994 08:49:38 GMT", Some(Greater)),
+        ("Sunday, 06-Nov-94 08:49:38 GMT", Some(Greater)),
+        ("Sun Nov  6 08:49:38 1994", Some(Greater)),
+        ("Wed, 01 Jan 2025 00:00:00 GMT", Some(Greater)),
+        ("Sun, 06 Nov 1994 08:49:37 UTC", None),
+        ("Mon, 06 Nov 1994 08:49:37 GMT", None),
+        ("06 Nov 1994", None),
+        ("", None),
+    ]
+};
+
+/// The precondition fields of one request, as indexes into the tables.
+#[derive(Debug, Clone, Default)]
+struct Conditions {
+    if_match: Option<usize>,
+    if_unmodified_since: Option<usize>,
+    if_none_match: Option<usize>,
+    if_modified_since: Option<usize>,
+}
+
 /// What the model says the client gets.
 #[derive(Debug, PartialEq)]
 enum Expected {
@@ -29,6 +82,8 @@ enum Expected {
     Single(u64, u64),
     Multi(Vec<(u64, u64)>),
     Unsatisfiable,
+    NotModified,
+    PreconditionFailed,
 }
 
 /// `Range` per RFC 9110 §14.1.1 with §5.6.1's list rules, read character by character.
@@ -67,9 +122,43 @@ fn model_parse(value: &[u8]) -> Option<Vec<(Option<u64>, Option<u64>)>> {
     (!out.is_empty()).then_some(out)
 }
 
-fn model(method: &Method, len: u64, range: Option<&[u8]>, if_range: Option<&str>) -> Expected {
+/// RFC 9110 §13.2.2 steps 1 to 4, for the representation `"v1"` of `DATE`.
+fn model_preconditions(c: &Conditions) -> Option<Expected> {
+    use std::cmp::Ordering::Less;
+    if let Some(i) = c.if_match {
+        if !TAG_LISTS[i].1 {
+            return Some(Expected::PreconditionFailed);
+        }
+    } else if let Some(i) = c.if_unmodified_since {
+        // Modified after the date: the date is before `DATE`.
+        if DATES[i].1 == Some(Less) {
+            return Some(Expected::PreconditionFailed);
+        }
+    }
+    if let Some(i) = c.if_none_match {
+        if TAG_LISTS[i].2 {
+            return Some(Expected::NotModified);
+        }
+    } else if let Some(i) = c.if_modified_since {
+        if DATES[i].1.is_some_and(|o| o != Less) {
+            return Some(Expected::NotModified);
+        }
+    }
+    None
+}
+
+fn model(
+    method: &Method,
+    len: u64,
+    range: Option<&[u8]>,
+    conditions: &Conditions,
+    if_range: Option<&str>,
+) -> Expected {
     if method != Method::GET && method != Method::HEAD {
         return Expected::Untouched;
+    }
+    if let Some(answer) = model_preconditions(conditions) {
+        return answer;
     }
     let Some(specs) = range.and_then(model_parse) else {
         return Expected::Whole;
@@ -78,10 +167,11 @@ fn model(method: &Method, len: u64, range: Option<&[u8]>, if_range: Option<&str>
         return Expected::Whole;
     }
     if let Some(cond) = if_range {
-        let ok = if cond.starts_with('"') {
+        // A strong tag equal to the ETag, or the instant of `DATE` in any format.
+        let ok = if cond.starts_with('"') || cond.starts_with("W/") {
             cond == ETAG
         } else {
-            cond == DATE
+            DATES.contains(&(cond, Some(std::cmp::Ordering::Equal)))
         };
         if !ok {
             return Expected::Whole;
@@ -182,7 +272,20 @@ struct Case {
     chunk: usize,
     method: Method,
     range: Option<Vec<u8>>,
+    conditions: Conditions,
     if_range: Option<&'static str>,
+}
+
+/// Each precondition field absent two times in three, else drawn from its table.
+fn conditions() -> impl Strategy<Value = Conditions> {
+    let tags = || proptest::option::weighted(0.3, 0..TAG_LISTS.len());
+    let dates = || proptest::option::weighted(0.3, 0..DATES.len());
+    (tags(), dates(), tags(), dates()).prop_map(|(a, b, c, d)| Conditions {
+        if_match: a,
+        if_unmodified_since: b,
+        if_none_match: c,
+        if_modified_since: d,
+    })
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -193,6 +296,8 @@ fn case() -> impl Strategy<Value = Case> {
             1 => Just(Some("\"v2\"")),
             1 => Just(Some("W/\"v1\"")),
             1 => Just(Some(DATE)),
+            1 => Just(Some("Sunday, 06-Nov-94 08:49:37 GMT")),
+            1 => Just(Some("Sun Nov  6 08:49:37 1994")),
             1 => Just(Some("Sun, 06 Nov 1994 08:49:38 GMT")),
         ];
         let method = prop_oneof![
@@ -204,13 +309,15 @@ fn case() -> impl Strategy<Value = Case> {
             1usize..500,
             method,
             proptest::option::weighted(0.9, header(len as u64)),
+            conditions(),
             if_range,
         )
-            .prop_map(move |(chunk, method, range, if_range)| Case {
+            .prop_map(move |(chunk, method, range, conditions, if_range)| Case {
                 len,
                 chunk,
                 method,
                 range,
+                conditions,
                 if_range,
             })
     })
@@ -244,6 +351,26 @@ async fn check(case: Case) -> Result<(), TestCaseError> {
     if let Some(cond) = case.if_range {
         req = req.header(header::IF_RANGE, cond);
     }
+    let c = &case.conditions;
+    for (name, value) in [
+        (header::IF_MATCH, c.if_match.map(|i| TAG_LISTS[i].0)),
+        (
+            header::IF_UNMODIFIED_SINCE,
+            c.if_unmodified_since.map(|i| DATES[i].0),
+        ),
+        (
+            header::IF_NONE_MATCH,
+            c.if_none_match.map(|i| TAG_LISTS[i].0),
+        ),
+        (
+            header::IF_MODIFIED_SINCE,
+            c.if_modified_since.map(|i| DATES[i].0),
+        ),
+    ] {
+        if let Some(value) = value {
+            req = req.header(name, value);
+        }
+    }
     let res = RangeLayer::new()
         .layer(inner)
         .oneshot(req.body(()).unwrap())
@@ -253,6 +380,7 @@ async fn check(case: Case) -> Result<(), TestCaseError> {
         &method,
         case.len as u64,
         case.range.as_deref(),
+        &case.conditions,
         case.if_range,
     );
     let status = res.status().as_u16();
@@ -278,9 +406,27 @@ async fn check(case: Case) -> Result<(), TestCaseError> {
         prop_assert_eq!(&body, &source);
         return Ok(());
     }
-    prop_assert_eq!(get(header::ACCEPT_RANGES), Some("bytes".to_owned()));
+    match expected {
+        Expected::NotModified | Expected::PreconditionFailed => {
+            prop_assert!(body.is_empty(), "no content");
+            prop_assert_eq!(get(header::ACCEPT_RANGES), None);
+            prop_assert_eq!(get(header::CONTENT_RANGE), None);
+            prop_assert_eq!(get(header::CONTENT_TYPE), None);
+            prop_assert_eq!(get(header::ETAG), Some(ETAG.to_owned()));
+        }
+        _ => prop_assert_eq!(get(header::ACCEPT_RANGES), Some("bytes".to_owned())),
+    }
     match expected {
         Expected::Untouched => unreachable!(),
+        Expected::NotModified => {
+            prop_assert_eq!(status, 304);
+            prop_assert_eq!(get(header::CONTENT_LENGTH), None);
+            prop_assert_eq!(get(header::LAST_MODIFIED), Some(DATE.to_owned()));
+        }
+        Expected::PreconditionFailed => {
+            prop_assert_eq!(status, 412);
+            prop_assert_eq!(get(header::CONTENT_LENGTH), Some("0".to_owned()));
+        }
         Expected::Whole => {
             prop_assert_eq!(status, 200);
             prop_assert_eq!(get(header::CONTENT_RANGE), None);
@@ -338,7 +484,8 @@ proptest! {
 #[test]
 fn the_model_itself_reads_the_rfc_examples() {
     // RFC 9110 §14.1.2's examples, for a 10,000-byte representation.
-    let m = |h: &str| model(&Method::GET, 10_000, Some(h.as_bytes()), None);
+    let none = Conditions::default();
+    let m = |h: &str| model(&Method::GET, 10_000, Some(h.as_bytes()), &none, None);
     assert_eq!(m("bytes=0-499"), Expected::Single(0, 499));
     assert_eq!(m("bytes=500-999"), Expected::Single(500, 999));
     assert_eq!(m("bytes=-500"), Expected::Single(9500, 9999));

@@ -1,7 +1,12 @@
 //! The whole decision and body, through the public API: request headers (`Range`,
-//! `If-Range`), a representation length and chunking, and the inner validators go in;
-//! the response must be 200, 206 or 416 with a `Content-Range` inside the length, a
-//! `Content-Length` equal to the bytes sent, and bytes equal to the source.
+//! `If-Range`, and the four preconditions), a representation length and chunking, and
+//! the inner validators go in; the response must be 200, 206, 304, 412 or 416, with a
+//! `Content-Range` inside the length, a `Content-Length` equal to the bytes sent, bytes
+//! equal to the source, and no content in a 304 or 412.
+//!
+//! Input: two bytes of length, one of flags, then the header values separated by
+//! newlines: `Range`, `If-Range`, `If-Match`, `If-None-Match`, `If-Modified-Since`,
+//! `If-Unmodified-Since`.
 #![no_main]
 
 use std::future::Future;
@@ -39,6 +44,13 @@ fuzz_target!(|input: &[u8]| {
     let mut fields = input[3..].split(|&b| b == b'\n');
     let range = fields.next().unwrap_or_default();
     let if_range = fields.next();
+    let preconditions = [
+        header::IF_MATCH,
+        header::IF_NONE_MATCH,
+        header::IF_MODIFIED_SINCE,
+        header::IF_UNMODIFIED_SINCE,
+    ]
+    .map(|name| (name, fields.next()));
     let source: Bytes = (0..len).map(byte_at).collect();
 
     let body = source.clone();
@@ -46,6 +58,10 @@ fuzz_target!(|input: &[u8]| {
         let mut res = Response::new(Full::new(body.clone()));
         res.headers_mut()
             .insert(header::ETAG, HeaderValue::from_static("\"v1\""));
+        res.headers_mut().insert(
+            header::LAST_MODIFIED,
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
         if flags & 2 != 0 {
             res.headers_mut()
                 .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -63,6 +79,11 @@ fuzz_target!(|input: &[u8]| {
     }
     if let Some(Ok(value)) = if_range.map(HeaderValue::from_bytes) {
         req = req.header(header::IF_RANGE, value);
+    }
+    for (name, value) in preconditions {
+        if let Some(Ok(value)) = value.map(HeaderValue::from_bytes) {
+            req = req.header(name, value);
+        }
     }
     let Ok(req) = req.body(()) else { return };
     let layer = RangeLayer::new().max_ranges(usize::from(flags >> 2).max(1));
@@ -116,6 +137,13 @@ fuzz_target!(|input: &[u8]| {
                     "{declared} bytes for {len}"
                 );
             }
+        }
+        304 | 412 => {
+            assert!(body.is_empty(), "a {status} has no content");
+            assert!(text(header::CONTENT_RANGE).is_none());
+            assert!(text(header::CONTENT_TYPE).is_none());
+            let expected = (status == 412).then(|| "0".to_owned());
+            assert_eq!(text(header::CONTENT_LENGTH), expected);
         }
         other => panic!("unexpected status {other}"),
     }
