@@ -1,5 +1,6 @@
-//! Micro benchmarks: parsing and planning, slicing throughput, multipart framing, and
-//! a tail range versus a head range of a 1 GiB file read through `RangeSource::file`.
+//! Micro benchmarks: parsing and planning, preconditions, slicing throughput, multipart
+//! framing, and a tail range versus a head range of a 1 GiB file read through
+//! `RangeSource::file`.
 //!
 //! `cargo bench --bench range`; one group: `cargo bench --bench range -- seek`.
 
@@ -101,6 +102,72 @@ fn parse_and_plan(c: &mut Criterion) {
         // HEAD: parsing, If-Range, resolution, coalescing and headers, but no body.
         group.bench_with_input(BenchmarkId::from_parameter(n), &range, |b, range| {
             b.iter(|| rt.block_on(run(layer, &body, Method::HEAD, range)));
+        });
+    }
+    group.finish();
+}
+
+/// A request field for [`conditional`].
+type Field = (header::HeaderName, &'static str);
+
+/// One `HEAD` with `headers` to an inner `200` with an `ETag` and a `Last-Modified`,
+/// through the default layer; returns the status.
+async fn conditional(frames: &[Bytes], headers: &[Field]) -> u16 {
+    let mut body = Some(Frames::new(frames));
+    let inner = service_fn(move |_req: Request<()>| {
+        let mut res = Response::new(body.take().expect("one request"));
+        let fields = res.headers_mut();
+        fields.insert(header::ETAG, header::HeaderValue::from_static("\"v1\""));
+        fields.insert(
+            header::LAST_MODIFIED,
+            header::HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
+        std::future::ready(Ok::<_, Infallible>(res))
+    });
+    let mut req = Request::head("/");
+    for (name, value) in headers {
+        req = req.header(name, *value);
+    }
+    let res = RangeLayer::new()
+        .layer(inner)
+        .oneshot(req.body(()).unwrap())
+        .await
+        .unwrap();
+    res.status().as_u16()
+}
+
+fn preconditions(c: &mut Criterion) {
+    let rt = current_thread();
+    let body = frames(1 << 20, 1 << 20);
+    let mut group = c.benchmark_group("preconditions");
+    // The same range with no condition, with a player's conditions that pass (206), and
+    // with a revalidation that ends in 304.
+    let range = (header::RANGE, "bytes=0-499");
+    let cases: [(&str, Vec<Field>, u16); 3] = [
+        ("range_only", vec![range.clone()], 206),
+        (
+            "range_if_match_if_unmodified_since_if_range_date",
+            vec![
+                range.clone(),
+                (header::IF_MATCH, "\"v0\", \"v1\""),
+                (header::IF_UNMODIFIED_SINCE, "Sun, 06 Nov 1994 08:49:37 GMT"),
+                (header::IF_RANGE, "Sun, 06 Nov 1994 08:49:37 GMT"),
+            ],
+            206,
+        ),
+        (
+            "if_none_match_if_modified_since_304",
+            vec![
+                (header::IF_NONE_MATCH, "W/\"v0\", W/\"v1\""),
+                (header::IF_MODIFIED_SINCE, "Sun, 06 Nov 1994 08:49:37 GMT"),
+            ],
+            304,
+        ),
+    ];
+    for (name, headers, status) in cases {
+        assert_eq!(rt.block_on(conditional(&body, &headers)), status, "{name}");
+        group.bench_function(name, |b| {
+            b.iter(|| rt.block_on(conditional(&body, &headers)));
         });
     }
     group.finish();
@@ -216,5 +283,12 @@ fn seek(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parse_and_plan, slice, multipart, seek);
+criterion_group!(
+    benches,
+    parse_and_plan,
+    preconditions,
+    slice,
+    multipart,
+    seek
+);
 criterion_main!(benches);
