@@ -6,12 +6,13 @@
 //! ```
 //!
 //! The handler streams whole files with `Content-Type`, a strong `ETag` and
-//! `Last-Modified`, answers `If-None-Match` with `304`, `404`s missing files and refuses
-//! paths that leave the root (on Linux the kernel enforces that, with `openat2`, and a
+//! `Last-Modified`, `404`s missing files and refuses paths that leave the root (on Linux the kernel enforces that, with `openat2`, and a
 //! file whose path is in the kernel's caches is opened without a blocking-pool trip).
-//! It never looks at `Range`; it only attaches a
-//! `RangeSource` so that the layer can read a range at its offset instead of skipping to
-//! it. `RangeLayer` does everything else.
+//! It never looks at `Range`, `If-Range` or the preconditions (`If-None-Match`,
+//! `If-Modified-Since`, …); it only attaches a `RangeSource` so that the layer can read
+//! a range at its offset instead of skipping to it. `RangeLayer` does everything else:
+//! `206`, `416`, multipart, and `304` or `412` from the `ETag` and `Last-Modified` set
+//! here.
 //!
 //! Set `RANGE_LOG=1` to print one line per request (method, path, `Range`, status) to
 //! stderr; the log sits outside the layer, where the request still has its `Range`.
@@ -23,10 +24,10 @@ use std::path::{Component, Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LAST_MODIFIED, RANGE};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED, RANGE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Empty};
@@ -273,14 +274,7 @@ async fn open(root: Arc<Root>, req: &Request<Incoming>) -> Result<FileResponse, 
     let (secs, nanos) = (modified.as_secs(), modified.subsec_nanos());
     let etag = format!("\"{len:x}-{secs:x}.{nanos:x}\"");
 
-    let not_modified = req
-        .headers()
-        .get(IF_NONE_MATCH)
-        .and_then(|tags| tags.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let mut res = if not_modified {
-        status_only(StatusCode::NOT_MODIFIED)
-    } else if req.method() == Method::HEAD {
+    let mut res = if req.method() == Method::HEAD {
         let mut res = status_only(StatusCode::OK);
         res.headers_mut().insert(CONTENT_LENGTH, len.into());
         res
@@ -294,14 +288,12 @@ async fn open(root: Arc<Root>, req: &Request<Incoming>) -> Result<FileResponse, 
     };
     let headers = res.headers_mut();
     headers.insert(ETAG, HeaderValue::try_from(etag).expect("hex digits"));
+    let last_modified = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs));
     headers.insert(
         LAST_MODIFIED,
-        HeaderValue::try_from(http_date(secs)).expect("ASCII date"),
+        HeaderValue::try_from(last_modified).expect("ASCII date"),
     );
-    if res.status() == StatusCode::OK {
-        res.headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static(content_type(&path)));
-    }
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type(&path)));
     Ok(res)
 }
 
@@ -363,31 +355,6 @@ fn status_only(status: StatusCode) -> FileResponse {
     let mut res = Response::new(Empty::new().map_err(|never| match never {}).boxed_unsync());
     *res.status_mut() = status;
     res
-}
-
-/// IMF-fixdate (RFC 9110 §5.6.7) for seconds since the Unix epoch.
-fn http_date(secs: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = secs / 86_400;
-    let (h, m, s) = (secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{}, {day:02} {} {year} {h:02}:{m:02}:{s:02} GMT",
-        DAYS[(days % 7) as usize],
-        MONTHS[(month - 1) as usize]
-    )
 }
 
 /// A whole file, read front to back in 64 KiB chunks, with an exact size.
