@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Load benchmark: examples/serve.rs against its own handler without the layer,
+"""Load benchmark: examples/serve against its own handler without the layer,
 tower-http's ServeDir, and nginx (when installed), in one run, alternating.
 
     python3 benches/load.py [--seconds 8] [--rounds 2] [--paused 200] [--read-chunk KIB]
@@ -92,7 +92,7 @@ def start_servers(base, read_chunk=None):
     release = os.path.join(ROOT, "target", "release", "examples")
     chunk = ["--read-chunk", str(read_chunk)] if read_chunk else []
     servers = [
-        Server("tower-range (serve.rs)", [f"{release}/serve", "--root", DATA, "--addr", f"127.0.0.1:{base}"] + chunk, base),
+        Server("tower-range (serve)", [f"{release}/serve", "--root", DATA, "--addr", f"127.0.0.1:{base}"] + chunk, base),
         Server("handler alone (--no-layer)", [f"{release}/serve", "--root", DATA, "--addr", f"127.0.0.1:{base + 1}", "--no-layer"], base + 1),
         Server("tower-http ServeDir", [f"{release}/serve_dir", "--root", DATA, "--addr", f"127.0.0.1:{base + 2}"], base + 2),
     ]
@@ -183,7 +183,7 @@ def main():
     ap.add_argument("--paused", type=int, default=200)
     ap.add_argument("--port", type=int, default=3100)
     ap.add_argument("--paused-only", action="store_true", help="only the paused-client soak")
-    ap.add_argument("--read-chunk", type=int, help="RangeLayer::read_chunk of serve.rs, in KiB")
+    ap.add_argument("--read-chunk", type=int, help="RangeLayer::read_chunk of examples/serve, in KiB")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")

@@ -126,7 +126,7 @@ impl RangeLayer {
     /// How many bytes one read from a [`RangeSource`](crate::RangeSource) asks for.
     ///
     /// Defaults to 32 KiB, chosen by measurement: one 512 MiB range over loopback with
-    /// `examples/serve.rs` (hyper's `max_buf_size` at 32 KiB, file in page cache), and
+    /// `examples/serve` (hyper's `max_buf_size` at 32 KiB, file in page cache), and
     /// 300 clients that ask for a large range and stop reading; nginx without sendfile
     /// reached 3.3–4.1 GB/s and 74 KiB in the same run. `python3 benches/load.py
     /// --read-chunk KIB` repeats it for one size (see the README):

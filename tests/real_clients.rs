@@ -1,4 +1,4 @@
-//! Real clients nobody on the team wrote, against the real `examples/serve.rs` binary on
+//! Real clients nobody on the team wrote, against the real `examples/serve` binary on
 //! 127.0.0.1: headless Chromium (over WebDriver), ffprobe and ffmpeg, curl, wget and
 //! aria2c. Test media are generated with ffmpeg at test time.
 //!
@@ -8,14 +8,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use support::example::Example;
 
 /// The directory of test media, made once per test run.
 fn media() -> &'static Path {
@@ -65,71 +64,9 @@ fn tool(name: &str) -> Command {
     Command::new(name)
 }
 
-/// `examples/serve.rs`, built by `cargo test`, serving the media directory.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn start() -> Self {
-        // tests/… runs from target/<profile>/deps; examples sit beside deps.
-        let exe = std::env::current_exe().unwrap();
-        let bin = exe
-            .parent()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .join("examples/serve");
-        let mut child = Command::new(&bin)
-            .args(["--root", media().to_str().unwrap(), "--addr", "127.0.0.1:0"])
-            .env("RANGE_LOG", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let url = first.split_whitespace().last().unwrap();
-        let addr = url
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .parse()
-            .unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let sink = log.clone();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Self { child, addr, log }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}/{path}", self.addr)
-    }
-
-    /// Log lines for requests of `path`: `GET /path range=Some("bytes=…") -> 206`.
-    fn requests(&self, path: &str) -> Vec<String> {
-        let prefix = format!(" /{path} ");
-        let log = self.log.lock().unwrap();
-        log.iter()
-            .filter(|l| l.contains(&prefix))
-            .cloned()
-            .collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `examples/serve`, built by `cargo test`, serving the media directory.
+fn serve_media() -> Example {
+    Example::start(media(), &[])
 }
 
 fn run(cmd: &mut Command) -> Vec<u8> {
@@ -148,7 +85,7 @@ fn file(name: &str) -> Vec<u8> {
 
 #[test]
 fn curl_single_suffix_and_multipart_ranges_are_byte_exact() {
-    let server = Server::start();
+    let server = serve_media();
     let big = file("big.bin");
     let body = run(tool("curl").args(["-sf", "-r", "1000-1999", &server.url("big.bin")]));
     assert_eq!(body, &big[1000..2000]);
@@ -173,7 +110,7 @@ fn curl_single_suffix_and_multipart_ranges_are_byte_exact() {
 
 #[test]
 fn serve_example_refuses_escapes_and_revalidates() {
-    let server = Server::start();
+    let server = serve_media();
     let status = |args: &[&str]| {
         let out = run(tool("curl")
             .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
@@ -262,7 +199,7 @@ fn other_date_formats(imf: &str) -> (String, String) {
 fn serve_example_answers_preconditions_before_ranges() {
     // The issue's five requests, as curl sends them to the example, whose handler knows
     // nothing of preconditions.
-    let server = Server::start();
+    let server = serve_media();
     let url = server.url("big.bin");
     let head = String::from_utf8(run(tool("curl").args(["-sfI", &url]))).unwrap();
     let field = |name: &str| {
@@ -310,7 +247,7 @@ fn serve_example_answers_preconditions_before_ranges() {
 
 #[test]
 fn wget_continues_a_half_download_byte_exact() {
-    let server = Server::start();
+    let server = serve_media();
     let big = file("big.bin");
     let dir = media().join(format!("wget-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -325,14 +262,18 @@ fn wget_continues_a_half_download_byte_exact() {
         "resumed file must equal the source"
     );
     let log = server.requests("big.bin");
-    let expected = format!("range=Some(\"bytes={}-\") -> 206", big.len() / 2 + 12345);
-    assert!(log.iter().any(|l| l.ends_with(&expected)), "{log:?}");
+    let expected = format!("bytes={}-", big.len() / 2 + 12345);
+    assert!(
+        log.iter()
+            .any(|r| r.range.as_ref() == Some(&expected) && r.status == 206),
+        "{log:?}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn aria2c_downloads_over_eight_range_connections() {
-    let server = Server::start();
+    let server = serve_media();
     let dir = media().join(format!("aria2-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     run(tool("aria2c")
@@ -353,7 +294,7 @@ fn aria2c_downloads_over_eight_range_connections() {
     let ranged = server
         .requests("big.bin")
         .iter()
-        .filter(|l| l.ends_with("-> 206"))
+        .filter(|r| r.status == 206)
         .count();
     assert!(
         ranged >= 4,
@@ -364,7 +305,7 @@ fn aria2c_downloads_over_eight_range_connections() {
 
 #[test]
 fn ffprobe_reads_the_duration_and_ffmpeg_seeks_to_a_frame() {
-    let server = Server::start();
+    let server = serve_media();
     let out = run(tool("ffprobe").args([
         "-v",
         "error",
@@ -396,9 +337,8 @@ fn ffprobe_reads_the_duration_and_ffmpeg_seeks_to_a_frame() {
     );
     let log = server.requests("clip.mp4");
     assert!(
-        log.iter().any(|l| l.contains("range=Some(\"bytes=")
-            && !l.contains("bytes=0-")
-            && l.ends_with("-> 206")),
+        log.iter()
+            .any(|r| r.range_start().is_some_and(|start| start > 0) && r.status == 206),
         "ffmpeg must have seeked with a range: {log:?}"
     );
 }
@@ -501,7 +441,7 @@ impl Drop for Browser {
 
 #[test]
 fn chromium_plays_and_seeks_video_and_audio() {
-    let server = Server::start();
+    let server = serve_media();
     let browser = Browser::start();
     browser.call("POST", "/timeouts", &json!({"script": 120_000}));
     browser.call("POST", "/url", &json!({"url": server.url("player.html")}));
@@ -541,15 +481,13 @@ fn chromium_plays_and_seeks_video_and_audio() {
     // with 304 when the browser revalidated bytes it had cached (If-None-Match).
     for media in ["clip.mp4", "clip.webm", "tone.mp3"] {
         let log = server.requests(media);
-        assert!(
-            log.iter().any(|l| l.ends_with("-> 206")),
-            "{media}: {log:?}"
-        );
-        for line in &log {
-            assert!(line.contains("range=Some(\"bytes="), "{line}");
+        assert!(log.iter().any(|r| r.status == 206), "{media}: {log:?}");
+        for request in &log {
+            assert!(request.range_start().is_some(), "{}", request.line);
             assert!(
-                line.ends_with("-> 206") || line.ends_with("-> 304"),
-                "{line}"
+                request.status == 206 || request.status == 304,
+                "{}",
+                request.line
             );
         }
     }
@@ -560,8 +498,8 @@ fn chromium_plays_and_seeks_video_and_audio() {
     let starts: Vec<f64> = server
         .requests("clip.mp4")
         .iter()
-        .filter(|l| l.ends_with("-> 206"))
-        .filter_map(|l| l.split("bytes=").nth(1)?.split('-').next()?.parse().ok())
+        .filter(|r| r.status == 206)
+        .filter_map(|r| Some(r.range_start()? as f64))
         .collect();
     for target in [10.0, 40.0, 55.0] {
         let at = target / 60.0;
@@ -574,14 +512,11 @@ fn chromium_plays_and_seeks_video_and_audio() {
         );
     }
     // The MP4's index is at its end: the browser had to ask for the tail.
-    let mp4_len = file("clip.mp4").len();
-    let tail = server.requests("clip.mp4").iter().any(|l| {
-        let start = l
-            .split("bytes=")
-            .nth(1)
-            .and_then(|r| r.split('-').next()?.parse::<usize>().ok());
-        start.is_some_and(|s| s > mp4_len / 2)
-    });
+    let mp4_len = file("clip.mp4").len() as u64;
+    let tail = server
+        .requests("clip.mp4")
+        .iter()
+        .any(|r| r.range_start().is_some_and(|s| s > mp4_len / 2));
     assert!(
         tail,
         "no tail range for the moov index: {:?}",

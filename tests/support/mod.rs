@@ -2,6 +2,8 @@
 //! server on 127.0.0.1, and a raw HTTP/1.1 client.
 #![allow(dead_code)]
 
+pub mod example;
+
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::{ready, Ready};

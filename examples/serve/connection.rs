@@ -1,0 +1,274 @@
+//! One connection: hyper's settings, and the deadlines that keep a slow or silent client
+//! from holding a connection, its file handles and its buffers for ever.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::graceful::Watcher;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{sleep_until, Instant, Sleep};
+use tower::Service;
+
+use crate::log::RequestLog;
+
+/// How long a client may keep the server waiting; see the flags in `main.rs`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// From the first byte of a request head (or from the connection's start, for its
+    /// first request) to the end of the head.
+    pub(crate) header: Duration,
+    /// Between the end of one response and the first byte of the next request.
+    pub(crate) idle: Duration,
+    /// While the client takes none of the bytes the server is sending.
+    pub(crate) send: Duration,
+}
+
+/// The requests of a connection: a request counts from its head until its response
+/// body is dropped, sent or not.
+#[derive(Debug, Default)]
+pub(crate) struct InFlight {
+    started: AtomicUsize,
+    ended: AtomicUsize,
+}
+
+impl InFlight {
+    pub(crate) fn start(&self) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn end(&self) {
+        self.ended.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many requests have started, and whether any is still being answered.
+    fn load(&self) -> (usize, bool) {
+        let ended = self.ended.load(Ordering::Relaxed);
+        let started = self.started.load(Ordering::Relaxed);
+        (started, started != ended)
+    }
+}
+
+/// Serves HTTP/1.1, or HTTP/2 with prior knowledge, on `io` until the client leaves,
+/// a deadline passes, or `watcher` says the server is shutting down.
+pub(crate) async fn serve<IO, S, B>(io: IO, service: S, limits: Limits, watcher: Watcher)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Service<Request<Incoming>, Response = Response<B>, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let in_flight = Arc::new(InFlight::default());
+    let io = Deadlines::new(io, limits, in_flight.clone());
+    let service = TowerToHyperService::new(RequestLog::new(service, in_flight));
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // Bound what hyper queues for a slow reader (its default is about 400 KiB): hyper
+    // then asks the body for more only once the previous chunk has gone to the kernel,
+    // so a paused client holds one 32 KiB read_chunk in this process, and the rest
+    // waits in the kernel's socket buffers. This also caps request heads at 32 KiB.
+    builder.http1().max_buf_size(32 * 1024);
+    // The same bound for each HTTP/2 stream (its default is also about 400 KiB).
+    builder.http2().max_send_buf_size(32 * 1024);
+    let conn = builder.serve_connection(TokioIo::new(io), service);
+    if let Err(err) = watcher.watch(conn).await {
+        tracing::debug!(error = %err, "connection closed");
+    }
+}
+
+/// Logs an error of `accept` and waits before the next when waiting helps.
+///
+/// An error about one connection (reset or aborted before it was accepted) concerns a
+/// client that has gone: accept the next at once. Anything else (EMFILE, ENFILE,
+/// ENOBUFS, ENOMEM) means the process or the system ran out of something, and would
+/// fail again at once; the connection waits in the kernel's queue meanwhile, and is
+/// accepted once a descriptor is free.
+pub(crate) async fn accept_error(err: io::Error) {
+    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset, Interrupted};
+    if matches!(
+        err.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset | Interrupted
+    ) {
+        tracing::debug!(error = %err, "accept");
+    } else {
+        tracing::warn!(error = %err, "accept failed; retrying in 100 ms");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A connection's byte stream, with its deadlines: while no request is being
+    /// answered, a read that waits past the header or idle deadline fails; a write that
+    /// waits past the send deadline fails. hyper then closes the connection and drops
+    /// the response body, with its file handles and buffers.
+    ///
+    /// hyper's own `header_read_timeout` runs one timer from the end of a response to
+    /// the end of the next head, so it cannot tell a slow head from an idle client.
+    struct Deadlines<T> {
+        #[pin]
+        io: T,
+        limits: Limits,
+        in_flight: Arc<InFlight>,
+        // How many requests had started when last looked at.
+        started: usize,
+        // Whether bytes of the next request head have arrived.
+        head_started: bool,
+        // When waiting to read fails, while no request is being answered.
+        read_deadline: Option<Instant>,
+        read_timer: Pin<Box<Sleep>>,
+        // When waiting to write fails.
+        write_deadline: Option<Instant>,
+        write_timer: Pin<Box<Sleep>>,
+    }
+}
+
+impl<T> Deadlines<T> {
+    fn new(io: T, limits: Limits, in_flight: Arc<InFlight>) -> Self {
+        let far = Instant::now() + Duration::from_secs(86_400 * 365);
+        Self {
+            io,
+            limits,
+            in_flight,
+            started: 0,
+            head_started: false,
+            read_deadline: None,
+            read_timer: Box::pin(sleep_until(far)),
+            write_deadline: None,
+            write_timer: Box::pin(sleep_until(far)),
+        }
+    }
+}
+
+/// Whether `deadline` has passed, arming `timer` to wake the task when it does.
+fn expired(timer: &mut Pin<Box<Sleep>>, deadline: Instant, cx: &mut Context<'_>) -> bool {
+    if timer.deadline() != deadline {
+        timer.as_mut().reset(deadline);
+    }
+    timer.as_mut().poll(cx).is_ready()
+}
+
+impl<T: AsyncRead> AsyncRead for Deadlines<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.project();
+        let (started, busy) = this.in_flight.load();
+        if started != *this.started {
+            // A request arrived since the last read: the next head is a new wait.
+            *this.started = started;
+            *this.head_started = false;
+            *this.read_deadline = None;
+        }
+        if busy {
+            // Answering: reading the next request can wait; the send deadline guards.
+            *this.read_deadline = None;
+            return this.io.poll_read(cx, buf);
+        }
+        let served = *this.started > 0;
+        let before = buf.filled().len();
+        match this.io.poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before && !*this.head_started {
+                    // The first bytes of a head: the whole head has `header` to arrive.
+                    *this.head_started = true;
+                    *this.read_deadline = Some(Instant::now() + this.limits.header);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
+            Poll::Pending => {
+                let wait = if served && !*this.head_started {
+                    this.limits.idle
+                } else {
+                    this.limits.header
+                };
+                let deadline = *this
+                    .read_deadline
+                    .get_or_insert_with(|| Instant::now() + wait);
+                if expired(this.read_timer, deadline, cx) {
+                    let what = if *this.head_started || !served {
+                        "request head not received in time"
+                    } else {
+                        "idle connection"
+                    };
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, what)));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T: AsyncWrite> Deadlines<T> {
+    /// Passes on a write's result, failing it once the client has taken nothing for
+    /// the send deadline.
+    fn guard<R>(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        write: impl FnOnce(Pin<&mut T>, &mut Context<'_>) -> Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        let this = self.project();
+        match write(this.io, cx) {
+            Poll::Ready(result) => {
+                *this.write_deadline = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                let send = this.limits.send;
+                let deadline = *this
+                    .write_deadline
+                    .get_or_insert_with(|| Instant::now() + send);
+                if expired(this.write_timer, deadline, cx) {
+                    let err = io::Error::new(io::ErrorKind::TimedOut, "client stopped reading");
+                    return Poll::Ready(Err(err));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T: AsyncWrite> AsyncWrite for Deadlines<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.guard(cx, |io, cx| io.poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.guard(cx, |io, cx| io.poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.guard(cx, AsyncWrite::poll_flush)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.guard(cx, AsyncWrite::poll_shutdown)
+    }
+}

@@ -1,0 +1,283 @@
+//! The handler: whole files from a directory, knowing nothing of ranges or conditionals.
+//!
+//! It streams a file with `Content-Type` (guessed from its name), a strong `ETag` and
+//! `Last-Modified`, `404`s missing files and refuses paths that leave the root (on
+//! Linux the kernel enforces that, with `openat2`, and a file whose path is in the
+//! kernel's caches is opened without a blocking-pool trip). It never looks at `Range`,
+//! `If-Range` or the preconditions (`If-None-Match`, `If-Modified-Since`, …); it only
+//! attaches a `RangeSource` so that the layer can read a range at its offset instead of
+//! skipping to it. `RangeLayer` does everything else: `206`, `416`, multipart, and `304`
+//! or `412` from the `ETag` and `Last-Modified` set here.
+
+use std::convert::Infallible;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Empty};
+use percent_encoding::percent_decode_str;
+use tokio::io::{AsyncRead, ReadBuf};
+use tower_range::RangeSource;
+
+pub(crate) type FileResponse = Response<UnsyncBoxBody<Bytes, io::Error>>;
+
+/// The handler: a whole file, or an error status.
+pub(crate) async fn serve_file<B>(
+    root: Arc<Root>,
+    req: Request<B>,
+) -> Result<FileResponse, Infallible> {
+    Ok(open(root, &req).await.unwrap_or_else(status_only))
+}
+
+/// The directory served, and on Linux a handle that files are opened beneath.
+pub(crate) struct Root {
+    pub(crate) path: PathBuf,
+    #[cfg(target_os = "linux")]
+    dir: std::os::fd::OwnedFd,
+}
+
+impl Root {
+    pub(crate) fn open(path: &Path) -> io::Result<Self> {
+        let path = path.canonicalize()?;
+        Ok(Self {
+            #[cfg(target_os = "linux")]
+            dir: std::fs::File::open(&path)?.into(),
+            path,
+        })
+    }
+}
+
+/// An open file and what the response needs to know about it.
+struct Opened {
+    file: std::fs::File,
+    /// A second handle for positioned reads, beside the one the body streams from.
+    reader: std::fs::File,
+    len: u64,
+    modified: SystemTime,
+}
+
+impl Opened {
+    fn inspect(file: std::fs::File) -> Result<Self, StatusCode> {
+        let meta = file.metadata().map_err(|_| StatusCode::NOT_FOUND)?;
+        if !meta.is_file() {
+            return Err(StatusCode::NOT_FOUND);
+        }
+        let reader = file.try_clone().map_err(status_of)?;
+        let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+        Ok(Self {
+            file,
+            reader,
+            len: meta.len(),
+            modified,
+        })
+    }
+}
+
+/// Opens `rel` beneath the root if that needs no disk access: on Linux, `openat2`
+/// with `RESOLVE_CACHED` resolves from the kernel's caches or refuses. `None` means
+/// the blocking pool must do it.
+#[cfg(target_os = "linux")]
+fn open_in_place(root: &Root, rel: &Path) -> Option<Result<Opened, StatusCode>> {
+    use rustix::fs::ResolveFlags;
+    use rustix::io::Errno;
+
+    match open_beneath(root, rel, ResolveFlags::CACHED) {
+        Ok(file) => Some(Opened::inspect(file)),
+        // EAGAIN: not cached. ENOSYS, EINVAL: a kernel before 5.12.
+        Err(Errno::AGAIN | Errno::NOSYS | Errno::INVAL) => None,
+        Err(err) => Some(Err(status_of(err.into()))),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_in_place(_: &Root, _: &Path) -> Option<Result<Opened, StatusCode>> {
+    None
+}
+
+/// Opens `rel` beneath the root; the kernel refuses any step outside it (`..`, an
+/// absolute or escaping symbolic link), so nothing can swap a link between a check and
+/// the open.
+#[cfg(target_os = "linux")]
+fn open_beneath(
+    root: &Root,
+    rel: &Path,
+    flags: rustix::fs::ResolveFlags,
+) -> rustix::io::Result<std::fs::File> {
+    use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
+
+    let resolve = flags | ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+    let fd = openat2(
+        &root.dir,
+        rel,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+        resolve,
+    )?;
+    Ok(fd.into())
+}
+
+/// Opens `rel` beneath the root on the blocking pool, where waiting on the disk is fine.
+fn open_blocking(root: &Root, rel: &Path) -> Result<Opened, StatusCode> {
+    #[cfg(target_os = "linux")]
+    match open_beneath(root, rel, rustix::fs::ResolveFlags::empty()) {
+        // Before Linux 5.6 there is no openat2: check the real path below instead.
+        Err(rustix::io::Errno::NOSYS) => {}
+        result => return Opened::inspect(result.map_err(|err| status_of(err.into()))?),
+    }
+    // A symbolic link may point outside: check the real path (a link swapped after
+    // this check is not caught; openat2 above has no such gap).
+    let real = root.path.join(rel).canonicalize();
+    let real = real.ok().filter(|real| real.starts_with(&root.path));
+    let file = std::fs::File::open(real.ok_or(StatusCode::NOT_FOUND)?);
+    Opened::inspect(file.map_err(status_of)?)
+}
+
+/// The status for a file that could not be opened: `503` when the server ran out of
+/// descriptors or memory (the client may try again), `404` for anything else, which
+/// reveals nothing of what lies beneath the root.
+fn status_of(err: io::Error) -> StatusCode {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::io::Errno;
+        let exhausted = [Errno::MFILE, Errno::NFILE, Errno::NOMEM].map(Errno::raw_os_error);
+        if err
+            .raw_os_error()
+            .is_some_and(|code| exhausted.contains(&code))
+        {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
+    }
+    let _ = err;
+    StatusCode::NOT_FOUND
+}
+
+async fn open<B>(root: Arc<Root>, req: &Request<B>) -> Result<FileResponse, StatusCode> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Err(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let path = relative(req.uri().path()).ok_or(StatusCode::NOT_FOUND)?;
+    let opened = match open_in_place(&root, &path) {
+        Some(opened) => opened?,
+        None => {
+            let rel = path.clone();
+            tokio::task::spawn_blocking(move || open_blocking(&root, &rel))
+                .await
+                .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)??
+        }
+    };
+    let Opened {
+        file,
+        reader,
+        len,
+        modified,
+    } = opened;
+    let since_epoch = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let (secs, nanos) = (since_epoch.as_secs(), since_epoch.subsec_nanos());
+    let etag = format!("\"{len:x}-{secs:x}.{nanos:x}\"");
+
+    let mut res = if req.method() == Method::HEAD {
+        let mut res = status_only(StatusCode::OK);
+        res.headers_mut().insert(CONTENT_LENGTH, len.into());
+        res
+    } else {
+        let body = FileBody::new(tokio::fs::File::from_std(file), len);
+        let mut res = Response::new(body.boxed_unsync());
+        // One line opts into seeking: the layer reads each range at its offset from this
+        // handle and drops the streaming body unread.
+        res.extensions_mut().insert(RangeSource::file(reader, len));
+        res
+    };
+    let headers = res.headers_mut();
+    headers.insert(ETAG, HeaderValue::try_from(etag).expect("hex digits"));
+    // HTTP-dates have whole seconds; the ETag keeps the nanoseconds.
+    let last_modified = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs));
+    headers.insert(
+        LAST_MODIFIED,
+        HeaderValue::try_from(last_modified).expect("ASCII date"),
+    );
+    let content_type = mime_guess::from_path(&path).first_raw();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(content_type.unwrap_or("application/octet-stream")),
+    );
+    Ok(res)
+}
+
+/// Maps a URL path to a path relative to the root, or `None` if it names a parent, a
+/// root or a drive.
+fn relative(url_path: &str) -> Option<PathBuf> {
+    let decoded = percent_decode_str(url_path).decode_utf8().ok()?;
+    if decoded.contains(['\0', '\\']) {
+        return None;
+    }
+    let mut path = PathBuf::new();
+    for component in Path::new(decoded.trim_start_matches('/')).components() {
+        match component {
+            Component::Normal(part) => path.push(part),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    Some(path)
+}
+
+pub(crate) fn status_only(status: StatusCode) -> FileResponse {
+    let mut res = Response::new(Empty::new().map_err(|never| match never {}).boxed_unsync());
+    *res.status_mut() = status;
+    res
+}
+
+/// A whole file, read front to back in 64 KiB chunks, with an exact size.
+struct FileBody {
+    file: tokio::fs::File,
+    remaining: u64,
+}
+
+impl FileBody {
+    fn new(file: tokio::fs::File, len: u64) -> Self {
+        Self {
+            file,
+            remaining: len,
+        }
+    }
+}
+
+impl Body for FileBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        if self.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let want = self.remaining.min(64 * 1024) as usize;
+        let mut buf = BytesMut::zeroed(want);
+        let mut read_buf = ReadBuf::new(&mut buf);
+        ready!(Pin::new(&mut self.file).poll_read(cx, &mut read_buf))?;
+        let n = read_buf.filled().len();
+        if n == 0 {
+            return Poll::Ready(Some(Err(io::ErrorKind::UnexpectedEof.into())));
+        }
+        buf.truncate(n);
+        self.remaining -= n as u64;
+        Poll::Ready(Some(Ok(Frame::data(buf.freeze()))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}

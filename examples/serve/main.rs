@@ -1,0 +1,184 @@
+//! A static-file server whose handler knows nothing of ranges or conditionals, wrapped
+//! in `RangeLayer`, and fit for clients that are slow, careless or hostile.
+//!
+//! ```text
+//! cargo run --release --example serve -- --root ./media --addr 127.0.0.1:3000
+//! curl -r 0-99 http://127.0.0.1:3000/video.mp4
+//! ```
+//!
+//! - `files.rs`: the handler. Whole files, `ETag`, `Last-Modified`, `Content-Type`, and a
+//!   `RangeSource` so that the layer reads each range at its offset.
+//! - `connection.rs`: hyper's settings, and deadlines for request heads, idle
+//!   connections and clients that stop reading.
+//! - `log.rs`: one `tracing` event per request with `RUST_LOG=info` (the default,
+//!   `warn`, logs only what goes wrong, like the nginx with `access_log off` that the
+//!   benchmarks compare against).
+//!
+//! The accept loop survives running out of file descriptors, `--max-connections` caps
+//! how many connections are served at once, and SIGINT or SIGTERM stops accepting at
+//! once and lets responses in flight finish for `--grace` seconds.
+
+mod connection;
+mod files;
+mod log;
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::{service_fn, ServiceBuilder};
+use tower_range::RangeLayer;
+
+use crate::connection::Limits;
+use crate::files::Root;
+
+/// Serves the files of a directory over HTTP/1.1 and HTTP/2 (prior knowledge), with
+/// ranges and conditional requests answered by `RangeLayer`.
+#[derive(Debug, Parser)]
+struct Args {
+    /// The directory to serve.
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+    /// The address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    addr: SocketAddr,
+    /// Seconds a client has to send a request head, from its first byte (nginx's
+    /// `client_header_timeout`).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    header_timeout: u64,
+    /// Seconds a kept-alive connection may wait for its next request (nginx's
+    /// `keepalive_timeout`).
+    #[arg(long, value_name = "SECS", default_value_t = 75)]
+    idle_timeout: u64,
+    /// Seconds a client may take none of a response's bytes before the connection is
+    /// closed and the response dropped (nginx's `send_timeout`).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    send_timeout: u64,
+    /// Connections served at once; more wait in the kernel's listen queue until one
+    /// closes. Unlimited by default: the file descriptor limit is the cap, and running
+    /// out of descriptors only delays new connections.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<NonZeroUsize>,
+    /// Seconds that responses in flight may take to finish after SIGINT or SIGTERM.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    grace: u64,
+    /// For benchmarks: the same handler without the layer.
+    #[arg(long)]
+    no_layer: bool,
+    /// For benchmarks: `RangeLayer::read_chunk`, in KiB.
+    #[arg(long, value_name = "KIB")]
+    read_chunk: Option<usize>,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    // Warnings (accept failures) by default; `RUST_LOG=info` adds one line per request.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let args = Args::parse();
+    let root = Arc::new(Root::open(&args.root)?);
+    let limits = Limits {
+        header: Duration::from_secs(args.header_timeout),
+        idle: Duration::from_secs(args.idle_timeout),
+        send: Duration::from_secs(args.send_timeout),
+    };
+    let layer = args.read_chunk.map_or(RangeLayer::new(), |kib| {
+        RangeLayer::new().read_chunk(kib * 1024)
+    });
+    let slots = args
+        .max_connections
+        .map(|n| Arc::new(Semaphore::new(n.get())));
+
+    let listener = TcpListener::bind(args.addr).await?;
+    println!(
+        "serving {} on http://{}/",
+        root.path.display(),
+        listener.local_addr()?
+    );
+
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        // Past the cap, wait here: new connections queue in the kernel meanwhile.
+        let slot = match &slots {
+            Some(slots) => tokio::select! {
+                slot = slots.clone().acquire_owned() => Some(slot?),
+                () = &mut shutdown => break,
+            },
+            None => None,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    connection::accept_error(err).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small responses must not wait for a delayed ACK (Nagle's algorithm), which
+        // costs up to 40 ms per response on a kept-alive connection.
+        let _ = stream.set_nodelay(true);
+        let root = root.clone();
+        let handler = service_fn(move |req| files::serve_file(root.clone(), req));
+        let watcher = graceful.watcher();
+        if args.no_layer {
+            tokio::spawn(async move {
+                connection::serve(stream, handler, limits, watcher).await;
+                drop(slot);
+            });
+        } else {
+            let ranged = ServiceBuilder::new().layer(layer).service(handler);
+            tokio::spawn(async move {
+                connection::serve(stream, ranged, limits, watcher).await;
+                drop(slot);
+            });
+        }
+    }
+
+    // Refuse new connections at once, then let the ones in flight finish.
+    drop(listener);
+    let open = graceful.count();
+    tracing::info!(connections = open, grace_secs = args.grace, "shutting down");
+    let grace = Duration::from_secs(args.grace);
+    match tokio::time::timeout(grace, graceful.shutdown()).await {
+        Ok(()) => tracing::info!("every connection finished"),
+        Err(_) => tracing::warn!("grace period over; closing the connections left"),
+    }
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

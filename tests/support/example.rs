@@ -1,0 +1,182 @@
+//! The real `examples/serve` binary, started on 127.0.0.1 with its request log read.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A running `examples/serve`, killed when dropped.
+pub struct Example {
+    child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+/// The path of an example binary, which `cargo test` builds beside the tests.
+pub fn binary(name: &str) -> PathBuf {
+    // tests/… runs from target/<profile>/deps; examples sit beside deps.
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name)
+}
+
+impl Example {
+    /// Serves `root` on a free port with `args` on top of `--root` and `--addr`.
+    pub fn start(root: &Path, args: &[&str]) -> Self {
+        Self::start_under(&[], root, args)
+    }
+
+    /// As [`Example::start`], run by a `wrapper` command such as
+    /// `["prlimit", "--nofile=64", "--"]`.
+    pub fn start_under(wrapper: &[&str], root: &Path, args: &[&str]) -> Self {
+        let mut command = match wrapper {
+            [] => Command::new(binary("serve")),
+            [program, rest @ ..] => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(binary("serve"));
+                command
+            }
+        };
+        let mut child = command
+            .args(["--root", root.to_str().unwrap(), "--addr", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", binary("serve").display()));
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let url = first
+            .split_whitespace()
+            .last()
+            .unwrap_or_else(|| panic!("no URL printed: {first:?}"));
+        let addr = url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self { child, addr, log }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/{path}", self.addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Every line the server wrote to stderr so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The request events for `path`, such as
+    /// `… serve::request: method=GET path=/a.bin range=Some("bytes=0-9") status=206 …`.
+    pub fn requests(&self, path: &str) -> Vec<Request> {
+        let field = format!(" path=/{path} ");
+        self.log()
+            .iter()
+            .filter(|l| l.contains("serve::request") && l.contains(&field))
+            .map(|l| Request::parse(l))
+            .collect()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits up to `limit` for the process to exit.
+    pub fn wait(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// How many file descriptors the server has open.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|dir| dir.count())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request event of the server's log.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub line: String,
+    /// The `Range` header as sent, if any.
+    pub range: Option<String>,
+    pub status: u16,
+    pub bytes: u64,
+    pub complete: bool,
+}
+
+impl Request {
+    fn parse(line: &str) -> Self {
+        let field = |name: &str| {
+            let start = line.find(&format!(" {name}="))? + name.len() + 2;
+            let rest = &line[start..];
+            let end = if rest.starts_with("Some(\"") {
+                rest.find("\")").map(|i| i + 2)
+            } else {
+                rest.find(' ')
+            };
+            Some(&rest[..end.unwrap_or(rest.len())])
+        };
+        let range = field("range").and_then(|r| {
+            let quoted = r.strip_prefix("Some(\"")?.strip_suffix("\")")?;
+            Some(quoted.to_owned())
+        });
+        Self {
+            line: line.to_owned(),
+            range,
+            status: field("status").and_then(|s| s.parse().ok()).unwrap_or(0),
+            bytes: field("bytes").and_then(|s| s.parse().ok()).unwrap_or(0),
+            complete: field("complete") == Some("true"),
+        }
+    }
+
+    /// The first position of a `bytes=N-…` range.
+    pub fn range_start(&self) -> Option<u64> {
+        self.range
+            .as_ref()?
+            .strip_prefix("bytes=")?
+            .split('-')
+            .next()?
+            .parse()
+            .ok()
+    }
+}
