@@ -86,17 +86,47 @@ fn file(name: &str) -> Vec<u8> {
 #[test]
 fn curl_single_suffix_and_multipart_ranges_are_byte_exact() {
     let server = serve_media();
+    curl_ranges(&server, &[]);
+    assert!(versions(&server, "big.bin").iter().all(|v| v == "HTTP/1.1"));
+}
+
+#[test]
+fn curl_over_http2_single_suffix_and_multipart_ranges_are_byte_exact() {
+    // h2c, with prior knowledge.
+    let server = serve_media();
+    curl_ranges(&server, &["--http2-prior-knowledge"]);
+    assert_eq!(versions(&server, "big.bin"), ["HTTP/2.0"; 3]);
+    // HTTP/2 over TLS, chosen by ALPN, with the test's certificate trusted.
+    let tls = TlsFiles::make("curl");
+    let server = tls.serve_media();
+    let ca = tls.cert.to_str().unwrap();
+    curl_ranges(&server, &["--http2", "--cacert", ca]);
+    assert_eq!(versions(&server, "big.bin"), ["HTTP/2.0"; 3]);
+}
+
+/// `-r 1000-1999`, `-r -500` and `-r 0-99,200-299` of `big.bin` with curl and `args`,
+/// byte for byte (the multipart parts parsed by the test's own reader).
+fn curl_ranges(server: &Example, args: &[&str]) {
     let big = file("big.bin");
-    let body = run(tool("curl").args(["-sf", "-r", "1000-1999", &server.url("big.bin")]));
+    let url = server.url("big.bin");
+    let body = run(tool("curl")
+        .args(["-sf", "-r", "1000-1999"])
+        .args(args)
+        .arg(&url));
     assert_eq!(body, &big[1000..2000]);
-    let body = run(tool("curl").args(["-sf", "-r", "-500", &server.url("big.bin")]));
+    let body = run(tool("curl")
+        .args(["-sf", "-r", "-500"])
+        .args(args)
+        .arg(&url));
     assert_eq!(body, &big[big.len() - 500..]);
-    let headers = media().join(format!("curl-headers-{}", std::process::id()));
+    // One file per server: tests run side by side.
+    let header_file = media().join(format!("curl-headers-{}", server.addr.port()));
     let body = run(tool("curl")
         .args(["-sf", "-r", "0-99,200-299", "-D"])
-        .arg(&headers)
-        .arg(server.url("big.bin")));
-    let headers = std::fs::read_to_string(headers).unwrap();
+        .arg(&header_file)
+        .args(args)
+        .arg(&url));
+    let headers = std::fs::read_to_string(&header_file).unwrap();
     let content_type = headers
         .lines()
         .find_map(|l| l.strip_prefix("content-type: "))
@@ -106,6 +136,62 @@ fn curl_single_suffix_and_multipart_ranges_are_byte_exact() {
     assert_eq!(parts.len(), 2);
     assert_eq!(parts[0].1, &big[..100]);
     assert_eq!(parts[1].1, &big[200..300]);
+    std::fs::remove_file(header_file).unwrap();
+}
+
+/// The HTTP versions of the requests for `path` in the server's log.
+fn versions(server: &Example, path: &str) -> Vec<String> {
+    server
+        .requests(path)
+        .into_iter()
+        .map(|r| r.version)
+        .collect()
+}
+
+/// A self-signed certificate for 127.0.0.1 and its key, made at run time as PEM files.
+struct TlsFiles {
+    cert: PathBuf,
+    key: PathBuf,
+    /// The base64 SHA-256 of the certificate's public key, as Chromium's
+    /// `--ignore-certificate-errors-spki-list` takes it.
+    spki_sha256: String,
+}
+
+impl TlsFiles {
+    fn make(name: &str) -> Self {
+        use base64::Engine as _;
+        use rcgen::{CertificateParams, KeyPair, PublicKeyData, SanType};
+
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::default();
+        params.subject_alt_names = vec![SanType::IpAddress([127, 0, 0, 1].into())];
+        let cert = params.self_signed(&key).unwrap();
+        let dir = media().join(format!("tls-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = Self {
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+            spki_sha256: base64::engine::general_purpose::STANDARD.encode(ring::digest::digest(
+                &ring::digest::SHA256,
+                &key.subject_public_key_info(),
+            )),
+        };
+        std::fs::write(&files.cert, cert.pem()).unwrap();
+        std::fs::write(&files.key, key.serialize_pem()).unwrap();
+        files
+    }
+
+    /// The media directory over HTTPS with this certificate.
+    fn serve_media(&self) -> Example {
+        let (cert, key) = (self.cert.to_str().unwrap(), self.key.to_str().unwrap());
+        Example::start(media(), &["--tls-cert", cert, "--tls-key", key])
+    }
+}
+
+impl Drop for TlsFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.cert.parent().unwrap());
+    }
 }
 
 #[test]
@@ -353,6 +439,7 @@ enum Engine {
 /// A WebDriver session on a headless browser (chromedriver or geckodriver), driven
 /// with curl.
 struct Browser {
+    engine: Engine,
     driver: Child,
     base: String,
     session: String,
@@ -360,20 +447,26 @@ struct Browser {
 }
 
 impl Browser {
-    fn start(engine: Engine) -> Self {
+    /// A session of `engine`, trusting the certificate whose key has `trusted_spki`
+    /// (base64 SHA-256; Chromium only).
+    fn start(engine: Engine, trusted_spki: Option<&str>) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
+        // One profile per session: Chromium hands a second start with the same
+        // profile to the first browser.
+        static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let profile =
-            std::env::temp_dir().join(format!("tower-range-{engine:?}-{}", std::process::id()));
+            std::env::temp_dir().join(format!("tower-range-{engine:?}-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&profile).unwrap();
         let (mut driver, caps) = match engine {
             Engine::Chromium => {
                 let mut driver = tool("chromedriver");
                 driver.arg(format!("--port={port}"));
-                (driver, chromium_capabilities(&profile))
+                (driver, chromium_capabilities(&profile, trusted_spki))
             }
             Engine::Firefox => {
                 let mut driver = tool("geckodriver");
@@ -402,6 +495,7 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(100));
         }
         let mut browser = Self {
+            engine,
             driver,
             base,
             session: String::new(),
@@ -439,7 +533,7 @@ impl Browser {
 
 /// Headless Chromium as the machine's probe runs it: no background networking, which
 /// this machine's closed network would refuse.
-fn chromium_capabilities(profile: &Path) -> Value {
+fn chromium_capabilities(profile: &Path, trusted_spki: Option<&str>) -> Value {
     let args = [
         "--headless",
         "--no-sandbox",
@@ -453,6 +547,9 @@ fn chromium_capabilities(profile: &Path) -> Value {
     ];
     let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     args.push(format!("--user-data-dir={}", profile.display()));
+    if let Some(spki) = trusted_spki {
+        args.push(format!("--ignore-certificate-errors-spki-list={spki}"));
+    }
     json!({"capabilities": {"alwaysMatch": {
         "browserName": "chrome",
         "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args},
@@ -509,25 +606,42 @@ impl Drop for Browser {
 
 #[test]
 fn chromium_plays_and_seeks_video_and_audio() {
-    plays_and_seeks(Engine::Chromium);
+    let server = serve_media();
+    plays_and_seeks(&server, &Browser::start(Engine::Chromium, None));
 }
 
 #[test]
 fn firefox_plays_and_seeks_video_and_audio() {
-    plays_and_seeks(Engine::Firefox);
+    let server = serve_media();
+    plays_and_seeks(&server, &Browser::start(Engine::Firefox, None));
 }
 
-/// `player.html` in `engine`: a `<video>` plays the MP4 and the WebM, an `<audio>` the
-/// MP3, each seeks to 10, 40 and 55 s, and the server's log shows the ranges asked.
-fn plays_and_seeks(engine: Engine) {
-    let server = serve_media();
-    let browser = Browser::start(engine);
+#[test]
+fn chromium_plays_and_seeks_over_https_and_http2() {
+    let tls = TlsFiles::make("chromium");
+    let server = tls.serve_media();
+    let browser = Browser::start(Engine::Chromium, Some(&tls.spki_sha256));
+    plays_and_seeks(&server, &browser);
+    for media in ["clip.mp4", "clip.webm", "tone.mp3"] {
+        let versions = versions(&server, media);
+        assert!(!versions.is_empty(), "{media}");
+        assert!(
+            versions.iter().all(|v| v == "HTTP/2.0"),
+            "{media} must come over HTTP/2: {versions:?}"
+        );
+    }
+}
+
+/// `player.html` from `server` in `browser`: a `<video>` plays the MP4 and the WebM, an
+/// `<audio>` the MP3, each seeks to 10, 40 and 55 s, and the server's log shows the
+/// ranges asked.
+fn plays_and_seeks(server: &Example, browser: &Browser) {
     browser.call("POST", "/timeouts", &json!({"script": 120_000}));
     browser.call("POST", "/url", &json!({"url": server.url("player.html")}));
     let script = "const [muted, done] = arguments; \
                   window.runChecks(muted).then(done, e => done(String(e)));";
     // Firefox finds no sound device on this machine and fails unmuted media.
-    let muted_audio = matches!(engine, Engine::Firefox);
+    let muted_audio = matches!(browser.engine, Engine::Firefox);
     let results = browser.call(
         "POST",
         "/execute/async",

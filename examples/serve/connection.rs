@@ -17,7 +17,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::Watcher;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::time::{sleep_until, Instant, Sleep};
+use tokio_rustls::TlsAcceptor;
 use tower::Service;
 
 use crate::log::RequestLog;
@@ -59,9 +61,39 @@ impl InFlight {
     }
 }
 
-/// Serves HTTP/1.1, or HTTP/2 with prior knowledge, on `io` until the client leaves,
-/// a deadline passes, or `watcher` says the server is shutting down.
-pub(crate) async fn serve<IO, S, B>(io: IO, service: S, limits: Limits, watcher: Watcher)
+/// Serves one connection until the client leaves, a deadline passes, or `watcher`
+/// says the server is shutting down: HTTP/1.1 or HTTP/2 (prior knowledge) on plain
+/// TCP, or over TLS with `tls`, where ALPN chooses.
+pub(crate) async fn serve<S, B>(
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    service: S,
+    limits: Limits,
+    watcher: Watcher,
+) where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let in_flight = Arc::new(InFlight::default());
+    // Beneath TLS, so the handshake has the header deadline too.
+    let io = Deadlines::new(stream, limits, in_flight.clone());
+    let service = RequestLog::new(service, in_flight);
+    match tls {
+        None => serve_http(io, service, watcher).await,
+        Some(acceptor) => match acceptor.accept(io).await {
+            Ok(io) => serve_http(io, service, watcher).await,
+            Err(err) => tracing::debug!(error = %err, "TLS handshake failed"),
+        },
+    }
+}
+
+/// Serves HTTP/1.1 or HTTP/2 on `io`, whichever the client speaks.
+async fn serve_http<IO, S, B>(io: IO, service: RequestLog<S>, watcher: Watcher)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: Service<Request<Incoming>, Response = Response<B>, Error = std::convert::Infallible>
@@ -72,9 +104,7 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let in_flight = Arc::new(InFlight::default());
-    let io = Deadlines::new(io, limits, in_flight.clone());
-    let service = TowerToHyperService::new(RequestLog::new(service, in_flight));
+    let service = TowerToHyperService::new(service);
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     // Bound what hyper queues for a slow reader (its default is about 400 KiB): hyper
     // then asks the body for more only once the previous chunk has gone to the kernel,

@@ -1,5 +1,6 @@
-//! One log event per request, when its response body is done: method, path, `Range`,
-//! status, bytes sent and duration, at `info` level on the `serve::request` target.
+//! One log event per request, when its response body is done: method, path, HTTP
+//! version, `Range`, status, bytes sent and duration, at `info` level on the
+//! `serve::request` target.
 //!
 //! It wraps the ranged service, so it sees the request's `Range` as the client sent it,
 //! and the status and bytes the client got.
@@ -11,7 +12,7 @@ use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use http::header::RANGE;
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode, Version};
 use http_body::{Body, Frame, SizeHint};
 use tower::Service;
 
@@ -34,6 +35,7 @@ impl<S> RequestLog<S> {
 #[derive(Debug)]
 struct Entry {
     method: Method,
+    version: Version,
     path: String,
     range: Option<String>,
     status: StatusCode,
@@ -59,6 +61,7 @@ where
             let range = req.headers().get(RANGE);
             Entry {
                 method: req.method().clone(),
+                version: req.version(),
                 path: req.uri().path().to_owned(),
                 range: range.map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned()),
                 status: StatusCode::OK,
@@ -139,6 +142,7 @@ pin_project_lite::pin_project! {
                     target: "serve::request",
                     method = %e.method,
                     path = %e.path,
+                    version = ?e.version,
                     range = ?e.range,
                     status = e.status.as_u16(),
                     bytes = *this.sent,

@@ -10,6 +10,7 @@
 //!   `RangeSource` so that the layer reads each range at its offset.
 //! - `connection.rs`: hyper's settings, and deadlines for request heads, idle
 //!   connections and clients that stop reading.
+//! - `tls.rs`: HTTPS with `--tls-cert` and `--tls-key`, HTTP/2 offered by ALPN.
 //! - `log.rs`: one `tracing` event per request with `RUST_LOG=info` (the default,
 //!   `warn`, logs only what goes wrong, like the nginx with `access_log off` that the
 //!   benchmarks compare against).
@@ -21,6 +22,7 @@
 mod connection;
 mod files;
 mod log;
+mod tls;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -38,8 +40,8 @@ use tower_range::RangeLayer;
 use crate::connection::Limits;
 use crate::files::Root;
 
-/// Serves the files of a directory over HTTP/1.1 and HTTP/2 (prior knowledge), with
-/// ranges and conditional requests answered by `RangeLayer`.
+/// Serves the files of a directory over HTTP/1.1 and HTTP/2 (prior knowledge on plain
+/// TCP, ALPN over TLS), with ranges and conditional requests answered by `RangeLayer`.
 #[derive(Debug, Parser)]
 struct Args {
     /// The directory to serve.
@@ -48,6 +50,12 @@ struct Args {
     /// The address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
+    /// A PEM file of the certificate chain, leaf first: serve HTTPS.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// A PEM file of the certificate's private key.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Seconds a client has to send a request head, from its first byte (nginx's
     /// `client_header_timeout`).
     #[arg(long, value_name = "SECS", default_value_t = 60)]
@@ -100,9 +108,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .max_connections
         .map(|n| Arc::new(Semaphore::new(n.get())));
 
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
+
     let listener = TcpListener::bind(args.addr).await?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     println!(
-        "serving {} on http://{}/",
+        "serving {} on {scheme}://{}/",
         root.path.display(),
         listener.local_addr()?
     );
@@ -133,16 +147,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let _ = stream.set_nodelay(true);
         let root = root.clone();
         let handler = service_fn(move |req| files::serve_file(root.clone(), req));
-        let watcher = graceful.watcher();
+        let (watcher, tls) = (graceful.watcher(), tls.clone());
         if args.no_layer {
             tokio::spawn(async move {
-                connection::serve(stream, handler, limits, watcher).await;
+                connection::serve(stream, tls, handler, limits, watcher).await;
                 drop(slot);
             });
         } else {
             let ranged = ServiceBuilder::new().layer(layer).service(handler);
             tokio::spawn(async move {
-                connection::serve(stream, ranged, limits, watcher).await;
+                connection::serve(stream, tls, ranged, limits, watcher).await;
                 drop(slot);
             });
         }

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 pub struct Example {
     child: Child,
     pub addr: SocketAddr,
+    /// `http` or `https`.
+    pub scheme: String,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -59,11 +61,9 @@ impl Example {
             .split_whitespace()
             .last()
             .unwrap_or_else(|| panic!("no URL printed: {first:?}"));
-        let addr = url
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .parse()
-            .unwrap();
+        let (scheme, rest) = url.split_once("://").unwrap();
+        let addr = rest.trim_end_matches('/').parse().unwrap();
+        let scheme = scheme.to_owned();
         let log = Arc::new(Mutex::new(Vec::new()));
         let sink = log.clone();
         let stderr = child.stderr.take().unwrap();
@@ -72,11 +72,16 @@ impl Example {
                 sink.lock().unwrap().push(line);
             }
         });
-        Self { child, addr, log }
+        Self {
+            child,
+            addr,
+            scheme,
+            log,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}/{path}", self.addr)
+        format!("{}://{}/{path}", self.scheme, self.addr)
     }
 
     pub fn pid(&self) -> u32 {
@@ -137,6 +142,8 @@ impl Drop for Example {
 #[derive(Clone, Debug)]
 pub struct Request {
     pub line: String,
+    /// `HTTP/1.1` or `HTTP/2.0`.
+    pub version: String,
     /// The `Range` header as sent, if any.
     pub range: Option<String>,
     pub status: u16,
@@ -162,6 +169,7 @@ impl Request {
         });
         Self {
             line: line.to_owned(),
+            version: field("version").unwrap_or_default().to_owned(),
             range,
             status: field("status").and_then(|s| s.parse().ok()).unwrap_or(0),
             bytes: field("bytes").and_then(|s| s.parse().ok()).unwrap_or(0),
