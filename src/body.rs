@@ -10,8 +10,8 @@ use pin_project_lite::pin_project;
 
 use crate::error::{BoxError, RangeBodyError};
 use crate::multipart::{Parts, Step};
+use crate::seek::Seek;
 use crate::slice::{Forward, ReadRange};
-use crate::source::Seek;
 
 pin_project! {
     /// The body of a response from [`RangeService`](crate::RangeService).

@@ -18,7 +18,8 @@ use crate::error::BoxError;
 use crate::multipart::{self, Parts};
 use crate::plan::{RangePlan, RangeRequest};
 use crate::range::ByteRange;
-use crate::source::{RangeSource, Seek};
+use crate::seek::Seek;
+use crate::source::RangeSource;
 
 pin_project! {
     /// The future of [`RangeService`](crate::RangeService): the inner response, ranged.

@@ -77,6 +77,13 @@
 //! # }
 //! ```
 
+//!
+//! # Features
+//!
+//! - `object-store` (off): [`RangeSource::object`](crate::RangeSource) reads an object of
+//!   any store of the `object_store` crate, each range one ranged `GET`.
+//! - `e2e` (off): runs the tests with real browsers and tools.
+
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
@@ -84,6 +91,7 @@ mod body;
 mod config;
 mod date;
 mod error;
+mod file;
 mod future;
 mod if_range;
 mod layer;
@@ -91,9 +99,12 @@ mod multipart;
 mod plan;
 mod preconditions;
 mod range;
+mod seek;
 mod service;
 mod slice;
 mod source;
+#[cfg(feature = "object-store")]
+mod store;
 mod validators;
 
 pub use body::ResponseBody;
@@ -102,4 +113,4 @@ pub use error::{BoxError, RangeBodyError};
 pub use future::ResponseFuture;
 pub use layer::RangeLayer;
 pub use service::RangeService;
-pub use source::{RandomAccess, RangeSource, ReadFuture};
+pub use source::{RandomAccess, RangeSource, RangeStream, ReadFuture, SourceBody};

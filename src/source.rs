@@ -1,30 +1,40 @@
 //! [`RangeSource`]: a representation that can be read at any offset, so ranges are read
-//! directly instead of skipped to.
+//! directly instead of skipped to; and [`RandomAccess`], the storage behind it.
 
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::ops::Range;
 use std::pin::Pin;
-#[cfg(target_os = "linux")]
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use futures_core::Stream;
+use http_body::{Body, Frame, SizeHint};
 
-use crate::error::BoxError;
-use crate::range::ByteRange;
-use crate::slice::ReadRange;
+use crate::file::File;
 
 /// The future of one [`RandomAccess::read_at`].
 pub type ReadFuture = Pin<Box<dyn Future<Output = io::Result<Bytes>> + Send + Sync>>;
+
+/// The bytes of one range, in order, from [`RandomAccess::read_range`].
+pub type RangeStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
 /// Storage that can read a representation's bytes at any offset: a file, a buffer in
 /// memory, an object store.
 ///
 /// Implement it for your own storage and hand it to [`RangeSource::new`]. The layer
-/// keeps at most one read in flight per response, and asks for at most the layer's
-/// [chunk size](crate::RangeLayer::read_chunk) at a time.
+/// reads each range it sends (each part of a multipart response, or the whole
+/// representation for a `200`) through one [`read_range`](RandomAccess::read_range)
+/// stream, which it polls only as the client reads.
+///
+/// Storage whose every read costs the same (memory, a local file) implements
+/// [`read_at`](RandomAccess::read_at) alone: the default `read_range` reads the range in
+/// steps of the layer's [chunk size](crate::RangeLayer::read_chunk), one read in
+/// flight. Storage with a cost per request (an object store over the network)
+/// implements `read_range` too, as one request streamed for the whole range, as the
+/// `object-store` feature's adapter does.
 ///
 /// # Example
 ///
@@ -51,6 +61,68 @@ pub trait RandomAccess: Send + Sync + 'static {
     /// means the source ended early, and the response then fails rather than ending
     /// short.
     fn read_at(&self, offset: u64, len: usize) -> ReadFuture;
+
+    /// Streams the bytes of `range`, in order, each item at most `chunk` bytes where
+    /// the storage lets the size be chosen.
+    ///
+    /// The stream must do nothing before it is first polled, and read only as it is
+    /// polled: the layer polls it as the client reads, and drops it when the client
+    /// goes. Ending before `range.end`, or an error, makes the response fail (an
+    /// aborted transfer), never end short.
+    ///
+    /// The default calls [`read_at`](RandomAccess::read_at) for `chunk` bytes at a
+    /// time, one call in flight.
+    fn read_range(self: Arc<Self>, range: Range<u64>, chunk: usize) -> RangeStream {
+        Box::pin(Chunks {
+            access: self,
+            next: range.start,
+            end: range.end,
+            chunk: chunk.max(1),
+            pending: None,
+        })
+    }
+}
+
+/// The default [`RandomAccess::read_range`]: `read_at` in steps of `chunk` bytes.
+struct Chunks<A: ?Sized> {
+    access: Arc<A>,
+    next: u64,
+    end: u64,
+    chunk: usize,
+    pending: Option<ReadFuture>,
+}
+
+impl<A: RandomAccess + ?Sized> Stream for Chunks<A> {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.next >= this.end {
+            return Poll::Ready(None);
+        }
+        let want = usize::try_from(this.end - this.next).map_or(this.chunk, |n| n.min(this.chunk));
+        let read = this
+            .pending
+            .get_or_insert_with(|| this.access.read_at(this.next, want));
+        let result = ready!(read.as_mut().poll(cx));
+        this.pending = None;
+        Poll::Ready(match result {
+            // Nothing at `next`: the source ended early.
+            Ok(bytes) if bytes.is_empty() => {
+                this.next = this.end;
+                None
+            }
+            Ok(mut bytes) => {
+                bytes.truncate(want);
+                this.next += bytes.len() as u64;
+                Some(Ok(bytes))
+            }
+            Err(err) => {
+                this.next = this.end;
+                Some(Err(err))
+            }
+        })
+    }
 }
 
 /// A handle to a representation that can be read at any offset, put in the response's
@@ -124,6 +196,34 @@ impl RangeSource {
         Self::new(File::new(file), len)
     }
 
+    /// The whole representation as a response body, read from the source front to back
+    /// only as it is polled: a handler that attaches a source can answer with this.
+    ///
+    /// ```
+    /// use http_body::Body;
+    ///
+    /// let source = tower_range::RangeSource::bytes("hello".into());
+    /// assert_eq!(source.body().size_hint().exact(), Some(5));
+    /// ```
+    #[must_use]
+    pub fn body(&self) -> SourceBody {
+        SourceBody {
+            stream: Mutex::new(self.stream(0..self.len)),
+            remaining: self.len,
+        }
+    }
+
+    /// The bytes of `range`, streamed as [`RandomAccess::read_range`] gives them.
+    pub(crate) fn stream(&self, range: Range<u64>) -> RangeStream {
+        self.stream_in(range, DEFAULT_STEP)
+    }
+
+    /// The bytes of `range`, read `chunk` bytes at a time where the storage lets the
+    /// size be chosen.
+    pub(crate) fn stream_in(&self, range: Range<u64>, chunk: usize) -> RangeStream {
+        Arc::clone(&self.access).read_range(range, chunk)
+    }
+
     /// Bytes in memory; reading is a reference count, never a copy.
     ///
     /// ```
@@ -149,6 +249,85 @@ impl RangeSource {
     }
 }
 
+/// `future` as a [`ReadFuture`], which must be `Sync`: a `Mutex` makes it so without
+/// requiring it of `future`, and is reached through `&mut`, never locked.
+#[cfg_attr(not(feature = "object-store"), allow(dead_code))]
+pub(crate) fn sync_future(
+    future: impl Future<Output = io::Result<Bytes>> + Send + 'static,
+) -> ReadFuture {
+    let future: Pin<Box<dyn Future<Output = io::Result<Bytes>> + Send>> = Box::pin(future);
+    let mut future = Mutex::new(future);
+    Box::pin(std::future::poll_fn(move |cx| {
+        let future = future.get_mut().unwrap_or_else(|e| e.into_inner());
+        future.as_mut().poll(cx)
+    }))
+}
+
+/// The step of [`RangeSource::body`], which knows no layer's `read_chunk`.
+const DEFAULT_STEP: usize = crate::config::DEFAULT_READ_CHUNK;
+
+/// The whole representation of a [`RangeSource`] as a response body; see
+/// [`RangeSource::body`].
+///
+/// Its size hint is exact. It fails (rather than ends short) when the source ends
+/// before its length.
+pub struct SourceBody {
+    // A `Mutex` only to be `Sync` without requiring it of every source's stream; it is
+    // reached through `&mut` and never locked.
+    stream: Mutex<RangeStream>,
+    remaining: u64,
+}
+
+impl Body for SourceBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        if self.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let stream = self.stream.get_mut().unwrap_or_else(|e| e.into_inner());
+        match ready!(stream.as_mut().poll_next(cx)) {
+            Some(Ok(mut bytes)) => {
+                bytes.truncate(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+                self.remaining -= bytes.len() as u64;
+                Poll::Ready(Some(Ok(Frame::data(bytes))))
+            }
+            Some(Err(err)) => {
+                self.remaining = 0;
+                Poll::Ready(Some(Err(err)))
+            }
+            None => {
+                let missing = std::mem::take(&mut self.remaining);
+                let err = io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("source ended {missing} bytes early"),
+                );
+                Poll::Ready(Some(Err(err)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
+impl fmt::Debug for SourceBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceBody")
+            .field("remaining", &self.remaining)
+            .finish_non_exhaustive()
+    }
+}
+
 impl fmt::Debug for RangeSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RangeSource")
@@ -167,263 +346,5 @@ impl RandomAccess for InMemory {
         let end = start.saturating_add(len).min(self.0.len());
         let bytes = self.0.slice(start..end);
         Box::pin(std::future::ready(Ok(bytes)))
-    }
-}
-
-struct File {
-    file: Arc<std::fs::File>,
-    /// Whether to try the page cache first; cleared once the kernel or the file system
-    /// refuses non-blocking reads.
-    #[cfg(target_os = "linux")]
-    try_cached: AtomicBool,
-}
-
-impl File {
-    fn new(file: std::fs::File) -> Self {
-        Self {
-            file: Arc::new(file),
-            #[cfg(target_os = "linux")]
-            try_cached: AtomicBool::new(true),
-        }
-    }
-}
-
-impl RandomAccess for File {
-    fn read_at(&self, offset: u64, len: usize) -> ReadFuture {
-        // A trip to the blocking pool costs two context switches per read, which
-        // dominated large ranges; cached bytes cost one copy here instead.
-        #[cfg(target_os = "linux")]
-        if self.try_cached.load(Ordering::Relaxed) {
-            match read_cached(&self.file, offset, len.min(MAX_IN_PLACE)) {
-                Cached::Read(bytes) => return Box::pin(std::future::ready(Ok(bytes))),
-                Cached::Miss => {}
-                Cached::Unsupported => self.try_cached.store(false, Ordering::Relaxed),
-            }
-        }
-        let file = Arc::clone(&self.file);
-        let read = tokio::task::spawn_blocking(move || read_exact_at(&file, offset, len));
-        Box::pin(async move { read.await.map_err(io::Error::other)? })
-    }
-}
-
-/// The most one read copies on the runtime thread, about 16 µs on a 2-core VM (from
-/// `cargo bench --bench range -- seek`); a larger `read_chunk` is read in several steps
-/// rather than stall the runtime's other tasks.
-#[cfg(target_os = "linux")]
-const MAX_IN_PLACE: usize = 256 * 1024;
-
-/// What a read that must not wait on the disk found.
-#[cfg(target_os = "linux")]
-enum Cached {
-    /// Bytes at the offset, perhaps fewer than asked for.
-    Read(Bytes),
-    /// Not in the page cache, or at the end of the file: the blocking pool decides.
-    Miss,
-    /// The kernel or the file system does not offer non-blocking reads.
-    Unsupported,
-}
-
-/// Reads what the page cache holds at `offset`, up to `len` bytes, without blocking.
-#[cfg(target_os = "linux")]
-fn read_cached(file: &std::fs::File, offset: u64, len: usize) -> Cached {
-    use rustix::io::{preadv2, Errno, IoSliceMut, ReadWriteFlags};
-
-    let mut buf = BytesMut::zeroed(len);
-    match preadv2(
-        file,
-        &mut [IoSliceMut::new(&mut buf)],
-        offset,
-        ReadWriteFlags::NOWAIT,
-    ) {
-        Ok(0) => Cached::Miss,
-        Ok(n) => {
-            buf.truncate(n);
-            Cached::Read(buf.freeze())
-        }
-        // No preadv2 (before Linux 4.6), no RWF_NOWAIT (before 4.14, or not on this
-        // file system), or no offsets (a pipe or a socket).
-        Err(Errno::NOSYS | Errno::OPNOTSUPP | Errno::INVAL | Errno::SPIPE) => Cached::Unsupported,
-        // EAGAIN above all; any other error the blocking read meets again and reports.
-        Err(_) => Cached::Miss,
-    }
-}
-
-/// Reads `len` bytes at `offset`, fewer only at the end of the file.
-fn read_exact_at(file: &std::fs::File, offset: u64, len: usize) -> io::Result<Bytes> {
-    let mut buf = BytesMut::zeroed(len);
-    let mut filled = 0;
-    while filled < len {
-        match pread(file, &mut buf[filled..], offset + filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(err),
-        }
-    }
-    buf.truncate(filled);
-    Ok(buf.freeze())
-}
-
-#[cfg(unix)]
-fn pread(file: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    std::os::unix::fs::FileExt::read_at(file, buf, offset)
-}
-
-#[cfg(windows)]
-fn pread(file: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
-}
-
-/// Reads ranges from a [`RangeSource`], one chunk at a time.
-pub(crate) struct Seek {
-    source: RangeSource,
-    chunk: usize,
-    pending: Option<ReadFuture>,
-}
-
-impl Seek {
-    pub(crate) const fn new(source: RangeSource, chunk: usize) -> Self {
-        Self {
-            source,
-            chunk,
-            pending: None,
-        }
-    }
-}
-
-impl ReadRange for Seek {
-    /// Reads at most one chunk; one read is in flight at a time.
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        want: ByteRange,
-    ) -> Poll<Option<Result<Bytes, BoxError>>> {
-        let this = &mut *self;
-        let chunk = usize::try_from(want.len()).map_or(this.chunk, |len| len.min(this.chunk));
-        let read = this
-            .pending
-            .get_or_insert_with(|| this.source.access.read_at(want.start, chunk));
-        let result = ready!(read.as_mut().poll(cx));
-        this.pending = None;
-        Poll::Ready(match result {
-            Ok(bytes) if bytes.is_empty() => None,
-            Ok(mut bytes) => {
-                bytes.truncate(chunk);
-                Some(Ok(bytes))
-            }
-            Err(err) => Some(Err(err.into())),
-        })
-    }
-
-    fn finish(mut self: Pin<&mut Self>) {
-        self.pending = None;
-    }
-}
-
-impl fmt::Debug for Seek {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Seek")
-            .field("source", &self.source)
-            .field("chunk", &self.chunk)
-            .finish_non_exhaustive()
-    }
-}
-
-#[cfg(all(test, target_os = "linux"))]
-mod tests {
-    use std::io::Read;
-
-    use rustix::fs::{fadvise, Advice};
-    use rustix::io::Errno;
-
-    use super::*;
-
-    const LEN: usize = 1 << 20;
-
-    fn content() -> Vec<u8> {
-        (0..LEN).map(|i| (i % 251) as u8).collect()
-    }
-
-    /// A file of `content()`, in the page cache as anything just written.
-    fn written_file(name: &str) -> std::fs::File {
-        let path = std::env::temp_dir().join(format!("tower-range-{name}-{}", std::process::id()));
-        std::fs::write(&path, content()).unwrap();
-        let file = std::fs::File::open(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        file
-    }
-
-    /// A file of `content()` whose bytes are on disk but not in the page cache.
-    fn evicted_file(name: &str) -> std::fs::File {
-        let file = written_file(name);
-        file.sync_all().unwrap();
-        fadvise(&file, 0, None, Advice::DontNeed).unwrap();
-        file
-    }
-
-    #[test]
-    fn cached_bytes_are_read_without_blocking() {
-        let file = written_file("cached");
-        let Cached::Read(bytes) = read_cached(&file, 1000, 50_000) else {
-            panic!("a file just written is in the page cache");
-        };
-        assert_eq!(bytes, content()[1000..51_000]);
-    }
-
-    #[test]
-    fn evicted_bytes_are_left_to_the_blocking_pool() {
-        let file = evicted_file("evicted");
-        assert!(matches!(read_cached(&file, 0, 4096), Cached::Miss));
-    }
-
-    #[test]
-    fn partly_cached_range_reads_what_is_cached() {
-        let file = evicted_file("partly");
-        // Bring back the first page only: no read-ahead on this handle.
-        fadvise(&file, 0, None, Advice::Random).unwrap();
-        let mut page = [0; 4096];
-        (&file).read_exact(&mut page).unwrap();
-        let Cached::Read(bytes) = read_cached(&file, 0, LEN) else {
-            panic!("the first page is cached");
-        };
-        assert!(bytes.len() >= 4096 && bytes.len() < LEN, "{}", bytes.len());
-        assert_eq!(bytes, content()[..bytes.len()]);
-    }
-
-    #[tokio::test]
-    async fn large_cached_reads_come_in_steps() {
-        let file = File::new(written_file("steps"));
-        let bytes = file.read_at(10, LEN).await.unwrap();
-        assert_eq!(bytes, content()[10..10 + MAX_IN_PLACE]);
-    }
-
-    #[tokio::test]
-    async fn file_reads_what_is_not_cached_on_the_blocking_pool() {
-        let file = File::new(evicted_file("pool"));
-        let bytes = file.read_at(LEN as u64 - 10_000, 32 * 1024).await.unwrap();
-        assert_eq!(bytes, content()[LEN - 10_000..]);
-        assert!(file.try_cached.load(Ordering::Relaxed));
-    }
-
-    #[tokio::test]
-    async fn other_errors_are_reported_and_keep_the_page_cache_path() {
-        // Reading a file opened for writing only fails with EBADF: an error, not a
-        // lack of support.
-        let path = std::env::temp_dir().join(format!("tower-range-wo-{}", std::process::id()));
-        let write_only = std::fs::File::create(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        let file = File::new(write_only);
-        let err = file.read_at(0, 10).await.unwrap_err();
-        assert_eq!(err.raw_os_error(), Some(Errno::BADF.raw_os_error()));
-        assert!(file.try_cached.load(Ordering::Relaxed));
-    }
-
-    #[tokio::test]
-    async fn file_without_non_blocking_reads_falls_back_for_good() {
-        // A socket has no offsets: preadv2 fails, and so does the blocking read.
-        let (socket, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
-        let file = File::new(std::fs::File::from(std::os::fd::OwnedFd::from(socket)));
-        assert!(file.read_at(0, 10).await.is_err());
-        assert!(!file.try_cached.load(Ordering::Relaxed));
     }
 }

@@ -37,22 +37,31 @@ impl Example {
     /// As [`Example::start`], run by a `wrapper` command such as
     /// `["prlimit", "--nofile=64", "--"]`.
     pub fn start_under(wrapper: &[&str], root: &Path, args: &[&str]) -> Self {
+        let root = root.to_str().unwrap();
+        let mut all = vec!["--root", root, "--addr", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        Self::launch("serve", wrapper, &all, &[])
+    }
+
+    /// Starts the example `name` with `args` and `env`, under `wrapper`, and waits for
+    /// the URL it prints.
+    pub fn launch(name: &str, wrapper: &[&str], args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = match wrapper {
-            [] => Command::new(binary("serve")),
+            [] => Command::new(binary(name)),
             [program, rest @ ..] => {
                 let mut command = Command::new(program);
-                command.args(rest).arg(binary("serve"));
+                command.args(rest).arg(binary(name));
                 command
             }
         };
         let mut child = command
-            .args(["--root", root.to_str().unwrap(), "--addr", "127.0.0.1:0"])
             .args(args)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("{}: {e}", binary("serve").display()));
+            .unwrap_or_else(|e| panic!("{}: {e}", binary(name).display()));
         let mut first = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut first)

@@ -304,7 +304,17 @@ impl Reply {
 
 /// Sends one request as raw bytes, with `Connection: close`, and reads the reply.
 pub async fn request(addr: SocketAddr, method: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut raw = format!("{method} /file HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    request_to(addr, method, "/file", headers).await
+}
+
+/// [`request`] for `path`.
+pub async fn request_to(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         raw.push_str(&format!("{name}: {value}\r\n"));
     }

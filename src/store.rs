@@ -1,0 +1,240 @@
+//! Objects in an object store (the `object_store` crate: S3, GCS, Azure, HTTP, local) as
+//! a [`RangeSource`]: each range is one ranged `GET`, streamed as the client reads.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::ops::Range;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use ::object_store::path::Path;
+use ::object_store::{GetOptions, GetRange, GetResult, ObjectMeta, ObjectStore};
+use bytes::Bytes;
+use futures_core::Stream;
+
+use crate::source::{RandomAccess, RangeSource, RangeStream, ReadFuture};
+
+impl RangeSource {
+    /// The object `meta` describes, in `store`: each range the layer sends is one
+    /// ranged `GET`, streamed to the client at the client's pace.
+    ///
+    /// Every `GET` carries the object's `ETag` as `If-Match` (its version, on a store
+    /// that gives versions; its modification time where there is neither), so the
+    /// bytes are always those of the object `meta` describes: once it is replaced, a
+    /// `GET` fails and so does the response, an aborted transfer rather than bytes of
+    /// two versions. Give the response the same `ETag` and `Last-Modified`.
+    ///
+    /// When a stream breaks after delivering bytes (a store's client times requests out
+    /// *including* the body, so a client that pauses a video for minutes breaks it), the
+    /// rest of the range is asked for again, under the same condition. A `GET` that
+    /// fails before its first byte fails the response.
+    ///
+    /// Needs the `object-store` feature.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use object_store::{memory::InMemory, path::Path, ObjectStore, ObjectStoreExt};
+    /// use tower_range::RangeSource;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), tower_range::BoxError> {
+    /// let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    /// let key = Path::from("videos/clip.mp4");
+    /// store.put(&key, "a large video".into()).await?;
+    /// let meta = store.head(&key).await?;
+    /// let source = RangeSource::object(store, &meta);
+    /// assert_eq!(source.len(), 13);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn object(store: Arc<dyn ObjectStore>, meta: &ObjectMeta) -> Self {
+        let pinned = meta.e_tag.is_some() || meta.version.is_some();
+        let object = Object {
+            store,
+            location: meta.location.clone(),
+            condition: GetOptions {
+                if_match: meta.e_tag.clone(),
+                version: meta.version.clone(),
+                if_unmodified_since: (!pinned).then_some(meta.last_modified),
+                ..GetOptions::default()
+            },
+        };
+        Self::new(object, meta.size)
+    }
+}
+
+/// One object of a store, at the version it had.
+struct Object {
+    store: Arc<dyn ObjectStore>,
+    location: Path,
+    /// What pins each `GET` to that version: `If-Match`, the version, or (where the
+    /// store gives neither) `If-Unmodified-Since`.
+    condition: GetOptions,
+}
+
+type GetFuture = Pin<Box<dyn Future<Output = ::object_store::Result<GetResult>> + Send>>;
+
+impl Object {
+    /// A `GET` of `range`, started when first polled.
+    fn get(self: &Arc<Self>, range: Range<u64>) -> GetFuture {
+        let object = Arc::clone(self);
+        Box::pin(async move {
+            let options = GetOptions {
+                range: Some(GetRange::Bounded(range)),
+                ..object.condition.clone()
+            };
+            object.store.get_opts(&object.location, options).await
+        })
+    }
+}
+
+impl RandomAccess for Object {
+    /// One ranged `GET` of `len` bytes, collected.
+    fn read_at(&self, offset: u64, len: usize) -> ReadFuture {
+        let end = offset.saturating_add(len as u64);
+        let stream = Arc::new(Self {
+            store: Arc::clone(&self.store),
+            location: self.location.clone(),
+            condition: self.condition.clone(),
+        })
+        .read_range(offset..end, len);
+        crate::source::sync_future(async move {
+            let mut stream = stream;
+            let mut bytes = bytes::BytesMut::new();
+            while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+                bytes.extend_from_slice(&chunk?);
+            }
+            Ok(bytes.freeze())
+        })
+    }
+
+    /// One ranged `GET` of the whole range, streamed; `chunk` is the store's choice.
+    fn read_range(self: Arc<Self>, range: Range<u64>, _chunk: usize) -> RangeStream {
+        Box::pin(RangeGet {
+            object: self,
+            next: range.start,
+            end: range.end,
+            state: State::Idle,
+            delivered: false,
+        })
+    }
+}
+
+impl fmt::Debug for Object {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Object")
+            .field("location", &self.location)
+            .field("condition", &self.condition)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The bytes `next..end` of an object, from one `GET`, or another for the rest when a
+/// stream breaks after delivering bytes.
+struct RangeGet {
+    object: Arc<Object>,
+    next: u64,
+    end: u64,
+    state: State,
+    /// Whether the current `GET` has delivered bytes.
+    delivered: bool,
+}
+
+enum State {
+    /// No `GET` in flight: the next poll starts one for `next..end`.
+    Idle,
+    /// Waiting for the `GET`'s response head.
+    Requesting(GetFuture),
+    /// Streaming its body.
+    Streaming(Pin<Box<dyn Stream<Item = ::object_store::Result<Bytes>> + Send>>),
+    Done,
+}
+
+// | state      | poll_next does                          | moves on when                     |
+// |------------|-----------------------------------------|-----------------------------------|
+// | idle       | starts a `GET` of `next..end`           | at once, to requesting            |
+// | requesting | waits for the response head             | a head for exactly that range     |
+// | streaming  | yields body bytes, cut to `end`         | the body ends, or breaks: back to |
+// |            |                                         | idle if it had delivered bytes    |
+// | done       | `None`                                  | never                             |
+//
+// Any other failure yields one error and then done.
+impl Stream for RangeGet {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            match &mut this.state {
+                State::Done => return Poll::Ready(None),
+                State::Idle if this.next >= this.end => this.state = State::Done,
+                State::Idle => {
+                    this.state = State::Requesting(this.object.get(this.next..this.end));
+                    this.delivered = false;
+                }
+                State::Requesting(get) => match ready!(get.as_mut().poll(cx)) {
+                    Ok(result) if result.range == (this.next..this.end) => {
+                        this.state = State::Streaming(result.into_stream());
+                    }
+                    Ok(result) => {
+                        let asked = this.next..this.end;
+                        return this.fail(io::Error::other(format!(
+                            "the store answered a GET of bytes {asked:?} with {:?}",
+                            result.range
+                        )));
+                    }
+                    Err(err) => return this.fail(io_error(err)),
+                },
+                State::Streaming(body) => match ready!(body.as_mut().poll_next(cx)) {
+                    Some(Ok(mut bytes)) => {
+                        bytes.truncate(usize::try_from(this.end - this.next).unwrap_or(usize::MAX));
+                        if bytes.is_empty() {
+                            continue;
+                        }
+                        this.next += bytes.len() as u64;
+                        this.delivered = true;
+                        return Poll::Ready(Some(Ok(bytes)));
+                    }
+                    // Broken after some bytes (a timeout while the client paused, a
+                    // reset): ask again for the rest, under the same condition.
+                    Some(Err(err)) if this.delivered && resumable(&err) => {
+                        this.state = State::Idle;
+                    }
+                    Some(Err(err)) => return this.fail(io_error(err)),
+                    // Short: the layer reports the missing bytes.
+                    None => this.state = State::Done,
+                },
+            }
+        }
+    }
+}
+
+impl RangeGet {
+    fn fail(&mut self, err: io::Error) -> Poll<Option<io::Result<Bytes>>> {
+        self.state = State::Done;
+        Poll::Ready(Some(Err(err)))
+    }
+}
+
+/// Whether a broken stream is worth asking again: not when the object is gone or
+/// replaced.
+fn resumable(err: &::object_store::Error) -> bool {
+    use ::object_store::Error::{NotFound, NotModified, Precondition};
+    !matches!(
+        err,
+        NotFound { .. } | Precondition { .. } | NotModified { .. }
+    )
+}
+
+fn io_error(err: ::object_store::Error) -> io::Error {
+    let kind = match &err {
+        ::object_store::Error::NotFound { .. } => io::ErrorKind::NotFound,
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, err)
+}
