@@ -26,9 +26,11 @@ fn media() -> &'static Path {
         let video = "-f lavfi -i testsrc2=size=640x360:rate=24";
         let audio = "-f lavfi -i sine=frequency=440:sample_rate=48000 -t 60";
         // MP4 without +faststart: the moov index sits at the end of the file, so a
-        // player must ask for the tail before it can play. 3 Mb/s makes it 23 MB, too
-        // large for the browser to fetch whole before the page seeks.
-        ffmpeg(&dir, &format!("{video} {audio} -c:v libx264 -preset ultrafast -b:v 3M -maxrate 3M -bufsize 1M -pix_fmt yuv420p -g 48 -c:a aac -b:a 64k clip.mp4"));
+        // player must ask for the tail before it can play. A constant 12 Mb/s makes it
+        // 90 MB, too large to be fetched whole before the page seeks, and puts 10 s at
+        // 15 MB, beyond what a browser reads ahead over loopback (Firefox's first
+        // request had taken 6.7 MB when it paused it), so each seek is a range request.
+        ffmpeg(&dir, &format!("{video} {audio} -c:v libx264 -preset ultrafast -b:v 12M -minrate 12M -maxrate 12M -bufsize 2M -x264-params nal-hrd=cbr -pix_fmt yuv420p -g 48 -c:a aac -b:a 64k clip.mp4"));
         ffmpeg(&dir, &format!("{video} {audio} -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:v 300k -g 48 -c:a libopus -b:a 48k clip.webm"));
         ffmpeg(&dir, &format!("{audio} -c:a libmp3lame -b:a 64k tone.mp3"));
         let mp4 = std::fs::read(dir.join("clip.mp4")).unwrap();
@@ -687,7 +689,7 @@ fn plays_and_seeks(server: &Example, browser: &Browser) {
             );
         }
     }
-    // The MP4 (23 MB, too large to be fetched whole while the page seeks, with
+    // The MP4 (90 MB, too large to be fetched whole while the page seeks, with
     // preload="metadata") is fetched from where each seek lands: a 206 that starts near
     // the byte offset of 10 s, 40 s and 55 s.
     let mp4_len = file("clip.mp4").len() as f64;
