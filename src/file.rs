@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use tokio::task::JoinHandle;
 
-use crate::source::{RandomAccess, ReadFuture};
-
+/// A file read with positioned reads, shared by every response that reads it.
 pub(crate) struct File {
     file: Arc<std::fs::File>,
     /// Whether to try the page cache first; cleared once the kernel or the file system
@@ -28,21 +28,30 @@ impl File {
     }
 }
 
-impl RandomAccess for File {
-    fn read_at(&self, offset: u64, len: usize) -> ReadFuture {
+/// A read of a [`File`]: done, or running on the blocking pool.
+pub(crate) enum Read {
+    Done(io::Result<Bytes>),
+    Blocking(JoinHandle<io::Result<Bytes>>),
+}
+
+impl File {
+    /// Reads up to `len` bytes at `offset`, fewer only at the end of the file (or, in
+    /// place, where the page cache holds fewer).
+    pub(crate) fn read(&self, offset: u64, len: usize) -> Read {
         // A trip to the blocking pool costs two context switches per read, which
         // dominated large ranges; cached bytes cost one copy here instead.
         #[cfg(target_os = "linux")]
         if self.try_cached.load(Ordering::Relaxed) {
             match read_cached(&self.file, offset, len.min(MAX_IN_PLACE)) {
-                Cached::Read(bytes) => return Box::pin(std::future::ready(Ok(bytes))),
+                Cached::Read(bytes) => return Read::Done(Ok(bytes)),
                 Cached::Miss => {}
                 Cached::Unsupported => self.try_cached.store(false, Ordering::Relaxed),
             }
         }
         let file = Arc::clone(&self.file);
-        let read = tokio::task::spawn_blocking(move || read_exact_at(&file, offset, len));
-        Box::pin(async move { read.await.map_err(io::Error::other)? })
+        Read::Blocking(tokio::task::spawn_blocking(move || {
+            read_exact_at(&file, offset, len)
+        }))
     }
 }
 
@@ -173,6 +182,15 @@ mod tests {
         };
         assert!(bytes.len() >= 4096 && bytes.len() < LEN, "{}", bytes.len());
         assert_eq!(bytes, content()[..bytes.len()]);
+    }
+
+    impl File {
+        async fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
+            match self.read(offset, len) {
+                super::Read::Done(result) => result,
+                super::Read::Blocking(handle) => handle.await.map_err(io::Error::other)?,
+            }
+        }
     }
 
     #[tokio::test]

@@ -1,9 +1,11 @@
 //! [`ResponseFuture`]: waits for the inner response, decides, and rewrites it.
 
+use std::fmt::{self, Write as _};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
+use bytes::BytesMut;
 use http::header::{
     HeaderName, HeaderValue, ACCEPT_RANGES, CONTENT_DISPOSITION, CONTENT_ENCODING, CONTENT_LENGTH,
     CONTENT_LOCATION, CONTENT_RANGE, CONTENT_TYPE, TRANSFER_ENCODING,
@@ -116,13 +118,13 @@ where
         RangePlan::Misanswered => {
             parts.status = StatusCode::BAD_GATEWAY;
             parts.headers.clear();
-            set_length(&mut parts.headers, 0);
+            set_length(&mut parts.headers, HeaderValue::from_static("0"));
             ResponseBody::empty()
         }
         RangePlan::Empty => {
             parts.status = StatusCode::OK;
             headers.remove(CONTENT_RANGE);
-            set_length(headers, 0);
+            set_length(headers, HeaderValue::from_static("0"));
             ResponseBody::empty()
         }
         RangePlan::NotModified => {
@@ -141,7 +143,7 @@ where
             retain(headers, |name| {
                 !is_content_field(name) && name != ACCEPT_RANGES
             });
-            set_length(headers, 0);
+            set_length(headers, HeaderValue::from_static("0"));
             ResponseBody::empty()
         }
         RangePlan::Unsatisfiable { len } => {
@@ -150,23 +152,26 @@ where
             for name in [CONTENT_TYPE, CONTENT_ENCODING, CONTENT_DISPOSITION] {
                 headers.remove(name);
             }
-            set_length(headers, 0);
-            headers.insert(CONTENT_RANGE, header_value(format!("bytes */{len}")));
+            set_length(headers, HeaderValue::from_static("0"));
+            let [content_range] = header_values([format_args!("bytes */{len}")]);
+            headers.insert(CONTENT_RANGE, content_range);
             ResponseBody::empty()
         }
         RangePlan::Partial { len, ranges } => {
             parts.status = StatusCode::PARTIAL_CONTENT;
             let schedule = match ranges.as_slice() {
                 [range] => {
-                    headers.insert(
-                        CONTENT_RANGE,
-                        header_value(multipart::content_range(*range, len)),
-                    );
+                    let (first, last) = (range.start, range.last());
+                    let [content_range, length] = header_values([
+                        format_args!("bytes {first}-{last}/{len}"),
+                        format_args!("{}", range.len()),
+                    ]);
+                    headers.insert(CONTENT_RANGE, content_range);
+                    set_length(headers, length);
                     Parts::single(*range)
                 }
-                _ => multipart_schedule(headers, &ranges, len),
+                several => multipart_schedule(headers, several, len),
             };
-            set_length(headers, schedule.remaining());
             match take_source(&mut parts.extensions, len) {
                 _ if head => ResponseBody::empty(),
                 Some(source) => {
@@ -185,10 +190,12 @@ fn multipart_schedule(headers: &mut HeaderMap, ranges: &[ByteRange], len: u64) -
     let boundary = multipart::boundary();
     let content_type = headers.remove(CONTENT_TYPE);
     let schedule = Parts::multipart(ranges, len, content_type.as_ref(), &boundary);
-    headers.insert(
-        CONTENT_TYPE,
-        header_value(format!("multipart/byteranges; boundary={boundary}")),
-    );
+    let [content_type, length] = header_values([
+        format_args!("multipart/byteranges; boundary={boundary}"),
+        format_args!("{}", schedule.remaining()),
+    ]);
+    headers.insert(CONTENT_TYPE, content_type);
+    set_length(headers, length);
     schedule
 }
 
@@ -213,11 +220,26 @@ fn retain(headers: &mut HeaderMap, keep: impl Fn(&HeaderName) -> bool) {
     }
 }
 
-fn set_length(headers: &mut HeaderMap, len: u64) {
+fn set_length(headers: &mut HeaderMap, length: HeaderValue) {
     headers.remove(TRANSFER_ENCODING);
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    // One value is replaced in place: `insert` may grow a full map even for a key it
+    // holds, an allocation per response. Several values (all equal) all go.
+    let mut values = headers.get_all(CONTENT_LENGTH).iter();
+    if let (Some(_), None) = (values.next(), values.next()) {
+        if let Some(value) = headers.get_mut(CONTENT_LENGTH) {
+            *value = length;
+        }
+    } else {
+        headers.insert(CONTENT_LENGTH, length);
+    }
 }
 
-fn header_value(value: String) -> HeaderValue {
-    HeaderValue::try_from(value).expect("the layer writes only visible ASCII")
+/// Header values written by the layer, in one allocation between them.
+fn header_values<const N: usize>(values: [fmt::Arguments<'_>; N]) -> [HeaderValue; N] {
+    let mut buf = BytesMut::with_capacity(N * 48);
+    values.map(|value| {
+        buf.write_fmt(value).expect("writing to memory");
+        let value = buf.split().freeze();
+        HeaderValue::from_maybe_shared(value).expect("the layer writes only visible ASCII")
+    })
 }

@@ -1,19 +1,20 @@
 //! The parts a ranged body sends, and their `multipart/byteranges` framing (RFC 9110 §14.6).
 
 use std::collections::hash_map::RandomState;
+use std::fmt::{self, Write as _};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use http::HeaderValue;
 
-use crate::range::ByteRange;
+use crate::range::{ByteRange, List};
 
 /// The schedule of one ranged body: for each part, its framing then its bytes; after the
 /// last part, the closing delimiter. A single range is one part with no framing.
 #[derive(Debug)]
 pub(crate) struct Parts {
-    parts: Vec<(Bytes, ByteRange)>,
+    parts: List<(Bytes, ByteRange)>,
     /// Index of the part being sent.
     current: usize,
     /// Whether the current part's framing has gone out.
@@ -39,7 +40,7 @@ pub(crate) enum Step {
 impl Parts {
     /// One range, no framing: the body of a plain `206`.
     pub(crate) fn single(range: ByteRange) -> Self {
-        Self::new(vec![(Bytes::new(), range)], Bytes::new())
+        Self::new(List::One((Bytes::new(), range)), Bytes::new())
     }
 
     /// Several ranges framed as `multipart/byteranges`, each part labelled with
@@ -48,38 +49,42 @@ impl Parts {
         ranges: &[ByteRange],
         len: u64,
         content_type: Option<&HeaderValue>,
-        boundary: &str,
+        boundary: &Boundary,
     ) -> Self {
+        // All the framing in one buffer, each part's head a slice of it.
+        let mut framing = BytesMut::with_capacity(ranges.len() * 128 + 64);
         let parts = ranges
             .iter()
             .enumerate()
             .map(|(i, &range)| {
                 // Each delimiter but the first is preceded by a CRLF that ends the part
                 // before it (RFC 2046 §5.1.1).
-                let mut head = Vec::with_capacity(128);
                 if i > 0 {
-                    head.extend_from_slice(b"\r\n");
+                    framing.put_slice(b"\r\n");
                 }
-                head.extend_from_slice(b"--");
-                head.extend_from_slice(boundary.as_bytes());
-                head.extend_from_slice(b"\r\n");
+                framing.put_slice(b"--");
+                framing.put_slice(boundary.as_bytes());
+                framing.put_slice(b"\r\n");
                 if let Some(content_type) = content_type {
-                    head.extend_from_slice(b"Content-Type: ");
-                    head.extend_from_slice(content_type.as_bytes());
-                    head.extend_from_slice(b"\r\n");
+                    framing.put_slice(b"Content-Type: ");
+                    framing.put_slice(content_type.as_bytes());
+                    framing.put_slice(b"\r\n");
                 }
-                head.extend_from_slice(b"Content-Range: ");
-                head.extend_from_slice(content_range(range, len).as_bytes());
-                head.extend_from_slice(b"\r\n\r\n");
-                (Bytes::from(head), range)
+                let (first, last) = (range.start, range.last());
+                write!(framing, "Content-Range: bytes {first}-{last}/{len}\r\n\r\n")
+                    .expect("writing to memory");
+                (framing.split().freeze(), range)
             })
             .collect();
-        let closing = Bytes::from(format!("\r\n--{boundary}--\r\n"));
-        Self::new(parts, closing)
+        framing.put_slice(b"\r\n--");
+        framing.put_slice(boundary.as_bytes());
+        framing.put_slice(b"--\r\n");
+        Self::new(parts, framing.freeze())
     }
 
-    fn new(parts: Vec<(Bytes, ByteRange)>, closing: Bytes) -> Self {
+    fn new(parts: List<(Bytes, ByteRange)>, closing: Bytes) -> Self {
         let remaining = parts
+            .as_slice()
             .iter()
             .map(|(head, range)| head.len() as u64 + range.len())
             .sum::<u64>()
@@ -101,7 +106,8 @@ impl Parts {
 
     /// Bytes of the source still to send: what is missing if the source ends now.
     pub(crate) fn remaining_data(&self) -> u64 {
-        self.parts[self.current.min(self.parts.len())..]
+        let parts = self.parts.as_slice();
+        parts[self.current.min(parts.len())..]
             .iter()
             .map(|(_, range)| range.len())
             .sum::<u64>()
@@ -111,7 +117,7 @@ impl Parts {
     /// What to send next. Framing is handed out here and counted as sent; source bytes
     /// are counted by [`Parts::advance`] once they have been read.
     pub(crate) fn next(&mut self) -> Step {
-        while let Some((head, range)) = self.parts.get(self.current) {
+        while let Some((head, range)) = self.parts.as_slice().get(self.current) {
             if !self.head_sent {
                 self.head_sent = true;
                 if !head.is_empty() {
@@ -152,19 +158,13 @@ impl Parts {
     }
 }
 
-/// The `Content-Range` value `bytes first-last/len` of a satisfiable range
-/// (RFC 9110 §14.4).
-pub(crate) fn content_range(range: ByteRange, len: u64) -> String {
-    format!("bytes {}-{}/{len}", range.start, range.last())
-}
-
 /// A fresh boundary for one response: 32 hex digits from 128 unpredictable bits.
 ///
 /// The content is fixed before the boundary is drawn and nobody outside the process can
 /// predict it, so the chance that it occurs in the content is 2^-128 per position: the
 /// boundary is not checked against the content (the content has not been read yet, and
 /// `Content-Length` must be known first).
-pub(crate) fn boundary() -> String {
+pub(crate) fn boundary() -> Boundary {
     // `RandomState` keys SipHash from the OS's randomness once per thread and changes
     // the keys for each instance, which makes its output unpredictable without a
     // dependency on a random number crate.
@@ -176,7 +176,28 @@ pub(crate) fn boundary() -> String {
         hasher.write_u64(salt);
         hasher.finish()
     };
-    format!("{:016x}{:016x}", word(0), word(1))
+    let mut digits = [0; 32];
+    let words = u128::from(word(0)) << 64 | u128::from(word(1));
+    for (i, digit) in digits.iter_mut().enumerate() {
+        *digit = b"0123456789abcdef"[(words >> (124 - 4 * i) & 0xf) as usize];
+    }
+    Boundary(digits)
+}
+
+/// A multipart boundary: 32 lowercase hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Boundary([u8; 32]);
+
+impl Boundary {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Display for Boundary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(std::str::from_utf8(&self.0).expect("hex digits"))
+    }
 }
 
 #[cfg(test)]
@@ -210,22 +231,30 @@ mod tests {
     fn multipart_length_is_exact_and_framing_is_rfc_shaped() {
         let ct = HeaderValue::from_static("text/plain");
         let ranges = [ByteRange::from(0..2), ByteRange::from(5..8)];
-        let parts = Parts::multipart(&ranges, 10, Some(&ct), "XYZ");
+        let parts = Parts::multipart(
+            &ranges,
+            10,
+            Some(&ct),
+            &Boundary(*b"0123456789abcdef0123456789abcdef"),
+        );
         let promised = parts.remaining();
         let body = drain(parts, b"0123456789");
         assert_eq!(promised, body.len() as u64);
         assert_eq!(
             String::from_utf8(body).unwrap(),
-            "--XYZ\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/10\r\n\r\n01\
-             \r\n--XYZ\r\nContent-Type: text/plain\r\nContent-Range: bytes 5-7/10\r\n\r\n567\
-             \r\n--XYZ--\r\n"
+            "--0123456789abcdef0123456789abcdef\r\nContent-Type: text/plain\r\n\
+             Content-Range: bytes 0-1/10\r\n\r\n01\
+             \r\n--0123456789abcdef0123456789abcdef\r\nContent-Type: text/plain\r\n\
+             Content-Range: bytes 5-7/10\r\n\r\n567\
+             \r\n--0123456789abcdef0123456789abcdef--\r\n"
         );
     }
 
     #[test]
     fn boundaries_differ() {
         let a = boundary();
-        assert_eq!(a.len(), 32);
+        assert_eq!(a.to_string().len(), 32);
+        assert!(a.as_bytes().iter().all(u8::is_ascii_hexdigit));
         assert_ne!(a, boundary());
     }
 }

@@ -10,7 +10,7 @@ use http_body::SizeHint;
 use crate::config::{Config, OverLimit};
 use crate::if_range;
 use crate::preconditions::{Outcome, Preconditions};
-use crate::range::{self, ByteRange, ParsedRange, RangeSpec};
+use crate::range::{self, ByteRange, List, ParsedRange, RangeSpec};
 use crate::validators::Validators;
 
 /// What `call()` keeps of a `GET` or `HEAD` request: all the decision needs later.
@@ -39,26 +39,31 @@ impl RangeRequest {
         };
         // A `Range` sent twice is not a valid single field value: ignore it.
         let mut values = headers.get_all(RANGE).iter();
-        let range = match (values.next(), values.next()) {
-            (Some(value), None) => range::parse(value.as_bytes(), config.max_ranges),
-            _ => None,
+        let (range, sent) = match (values.next(), values.next()) {
+            (Some(value), None) => (
+                range::parse(value.as_bytes(), config.max_ranges),
+                Some(value.as_bytes()),
+            ),
+            _ => (None, None),
         };
-        // RFC 9110 §13.1.5: If-Range without Range is ignored, so it is only kept with one.
-        let if_range = headers.remove(IF_RANGE).filter(|_| range.is_some());
         // A single range without `If-Range` is handed on, so that an inner service that
         // can seek (tower-http's `ServeDir`, a proxy) sends only that range. Its answer is
         // checked against ours in `RangePlan::decide`. With `If-Range` nothing is handed on:
         // not every inner service evaluates it (`ServeDir` does not).
+        let with_if_range = headers.contains_key(IF_RANGE);
         let forward = match &range {
-            Some(ParsedRange::Specs(specs)) if specs.len() == 1 && if_range.is_none() => {
-                Some(specs[0])
-            }
+            Some(ParsedRange::Specs(List::One(spec))) if !with_if_range => Some(*spec),
             _ => None,
         };
+        // Most clients already send the canonical form: then the header stays as it is.
+        let canonical = forward.is_some_and(|spec| sent == Some(spec.canonical().as_bytes()));
+        // RFC 9110 §13.1.5: If-Range without Range is ignored, so it is only kept with one.
+        let if_range = headers.remove(IF_RANGE).filter(|_| range.is_some());
         match forward {
+            Some(_) if canonical => {}
             Some(spec) => {
-                let value = HeaderValue::try_from(spec.to_header()).expect("ASCII digits");
-                headers.insert(RANGE, value);
+                let value = HeaderValue::from_bytes(spec.canonical().as_bytes());
+                headers.insert(RANGE, value.expect("ASCII digits"));
             }
             None => {
                 headers.remove(RANGE);
@@ -83,7 +88,7 @@ pub(crate) enum RangePlan {
     Full { len: u64 },
     /// `206` with these ranges, in the order they go out; one range is a plain `206`,
     /// several are `multipart/byteranges`.
-    Partial { len: u64, ranges: Vec<ByteRange> },
+    Partial { len: u64, ranges: List<ByteRange> },
     /// `416` with `Content-Range: bytes */len`.
     Unsatisfiable { len: u64 },
     /// The inner service answered the range it was handed, as we would have: its
@@ -154,7 +159,17 @@ impl RangePlan {
             }
         }
         let specs = match range {
-            ParsedRange::Specs(specs) => specs,
+            // One range, the common case: resolved, with nothing to merge or check.
+            ParsedRange::Specs(List::One(spec)) => {
+                return match spec.resolve(len) {
+                    Some(range) => Self::Partial {
+                        len,
+                        ranges: List::One(range),
+                    },
+                    None => Self::Unsatisfiable { len },
+                };
+            }
+            ParsedRange::Specs(List::Many(specs)) => specs,
             ParsedRange::TooMany => return config.over_limit.plan(len),
         };
         let ranges: Vec<ByteRange> = specs.iter().filter_map(|s| s.resolve(len)).collect();
@@ -177,7 +192,10 @@ impl RangePlan {
             // A `Content-Encoding` would wrongly claim the multipart framing is encoded.
             return full;
         }
-        Self::Partial { len, ranges }
+        Self::Partial {
+            len,
+            ranges: ranges.into_iter().collect(),
+        }
     }
 }
 

@@ -63,15 +63,60 @@ impl RangeSpec {
 impl RangeSpec {
     /// The spec as a `Range` header value in its one canonical form, for an inner
     /// service whose parser may be stricter than ours.
-    pub(crate) fn to_header(self) -> String {
+    pub(crate) fn canonical(self) -> Canonical {
+        let mut out = Canonical {
+            buf: [0; Canonical::MAX],
+            len: 0,
+        };
+        let write = |out: &mut Canonical, text: &[u8]| {
+            out.buf[out.len..out.len + text.len()].copy_from_slice(text);
+            out.len += text.len();
+        };
+        let number = |out: &mut Canonical, n: u64| {
+            let mut digits = [0u8; 20];
+            let mut at = digits.len();
+            let mut n = n;
+            loop {
+                at -= 1;
+                digits[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            write(out, &digits[at..]);
+        };
+        write(&mut out, b"bytes=");
         match self {
-            Self::FromTo { first, last: None } => format!("bytes={first}-"),
-            Self::FromTo {
-                first,
-                last: Some(last),
-            } => format!("bytes={first}-{last}"),
-            Self::Suffix(n) => format!("bytes=-{n}"),
+            Self::FromTo { first, last } => {
+                number(&mut out, first);
+                write(&mut out, b"-");
+                if let Some(last) = last {
+                    number(&mut out, last);
+                }
+            }
+            Self::Suffix(n) => {
+                write(&mut out, b"-");
+                number(&mut out, n);
+            }
         }
+        out
+    }
+}
+
+/// A `Range` value in canonical form, written without the heap.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Canonical {
+    buf: [u8; Canonical::MAX],
+    len: usize,
+}
+
+impl Canonical {
+    /// `bytes=` and two numbers of up to 20 digits around a dash.
+    const MAX: usize = 6 + 20 + 1 + 20;
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 }
 
@@ -99,11 +144,55 @@ pub(crate) fn parse_exact(digits: &[u8]) -> Option<u64> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
+/// One item, or several: nearly every `Range` names one range, which needs no heap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum List<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> List<T> {
+    pub(crate) fn as_slice(&self) -> &[T] {
+        match self {
+            Self::One(item) => std::slice::from_ref(item),
+            Self::Many(items) => items,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// `list` with `item` appended; `None` is the empty list.
+    fn push(list: Option<Self>, item: T) -> Self {
+        match list {
+            None => Self::One(item),
+            Some(Self::One(first)) => Self::Many(vec![first, item]),
+            Some(Self::Many(mut items)) => {
+                items.push(item);
+                Self::Many(items)
+            }
+        }
+    }
+}
+
+impl<T> FromIterator<T> for List<T> {
+    /// Panics on an empty iterator: a list holds at least one item.
+    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
+        let mut items = items.into_iter();
+        let first = items.next().expect("a list holds at least one item");
+        match items.next() {
+            None => Self::One(first),
+            Some(second) => Self::Many([first, second].into_iter().chain(items).collect()),
+        }
+    }
+}
+
 /// What a `Range` header asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum ParsedRange {
     /// A valid `bytes` range set, in the order requested.
-    Specs(Vec<RangeSpec>),
+    Specs(List<RangeSpec>),
     /// A valid set with more members than the configured maximum; only the count up to
     /// the limit was read.
     TooMany,
@@ -120,7 +209,7 @@ pub(crate) fn parse(value: &[u8], max_ranges: usize) -> Option<ParsedRange> {
     if !unit.eq_ignore_ascii_case(b"bytes") {
         return None;
     }
-    let mut specs = Vec::new();
+    let mut specs: Option<List<RangeSpec>> = None;
     let mut too_many = false;
     // RFC 9110 §5.6.1: a list may hold empty elements, with optional whitespace
     // around the commas; recipients accept and skip them.
@@ -131,8 +220,8 @@ pub(crate) fn parse(value: &[u8], max_ranges: usize) -> Option<ParsedRange> {
         }
         // Every member is still checked: an invalid set is ignored whatever its size.
         let spec = parse_spec(element)?;
-        if specs.len() < max_ranges {
-            specs.push(spec);
+        if specs.as_ref().map_or(0, List::len) < max_ranges {
+            specs = Some(List::push(specs, spec));
         } else {
             too_many = true;
         }
@@ -140,10 +229,7 @@ pub(crate) fn parse(value: &[u8], max_ranges: usize) -> Option<ParsedRange> {
     if too_many {
         return Some(ParsedRange::TooMany);
     }
-    if specs.is_empty() {
-        return None;
-    }
-    Some(ParsedRange::Specs(specs))
+    specs.map(ParsedRange::Specs)
 }
 
 fn parse_spec(element: &[u8]) -> Option<RangeSpec> {
@@ -192,7 +278,7 @@ mod tests {
 
     fn specs(value: &str) -> Option<Vec<RangeSpec>> {
         match parse(value.as_bytes(), 100)? {
-            ParsedRange::Specs(specs) => Some(specs),
+            ParsedRange::Specs(specs) => Some(specs.as_slice().to_vec()),
             ParsedRange::TooMany => panic!("unexpected TooMany for {value}"),
         }
     }
@@ -297,15 +383,25 @@ mod tests {
         assert_eq!(parse(b"bytes=0-1,2-3,4-5", 2), Some(ParsedRange::TooMany));
         assert_eq!(parse(b"bytes=0-1,2-3,5-4", 2), None);
         assert!(matches!(parse(b"bytes=0-1,2-3", 2), Some(ParsedRange::Specs(s)) if s.len() == 2));
+        assert!(matches!(
+            parse(b"bytes=0-1", 2),
+            Some(ParsedRange::Specs(List::One(_)))
+        ));
     }
 
     #[test]
     fn canonical_header_round_trips() {
-        for value in ["bytes=0-5", "bytes=7-", "bytes=-3"] {
+        for value in [
+            "bytes=0-5",
+            "bytes=7-",
+            "bytes=-3",
+            "bytes=0-18446744073709551615",
+        ] {
             let parsed = specs(value).unwrap();
-            assert_eq!(parsed[0].to_header(), value);
+            assert_eq!(parsed[0].canonical().as_bytes(), value.as_bytes());
         }
-        assert_eq!(specs("BYTES= 1-2 ,").unwrap()[0].to_header(), "bytes=1-2");
+        let odd = specs("BYTES= 1-2 ,").unwrap()[0].canonical();
+        assert_eq!(odd.as_bytes(), b"bytes=1-2");
     }
 
     #[test]

@@ -1,25 +1,39 @@
-//! [`Seek`]: how the layer reads the parts of a response from a [`RangeSource`]: one
-//! stream per part, polled as the client reads.
+//! [`Seek`]: how the layer reads the parts of a response from a [`RangeSource`], only
+//! as the client reads.
 
 use std::fmt;
+use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::sync::Mutex;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
+use tokio::task::JoinHandle;
 
 use crate::error::BoxError;
+use crate::file::Read;
 use crate::range::ByteRange;
 use crate::slice::ReadRange;
-use crate::source::{RangeSource, RangeStream};
+use crate::source::{RangeSource, RangeStream, Storage};
 
-/// Reads the parts of a response from a [`RangeSource`]: each part through one
-/// [`RandomAccess::read_range`](crate::RandomAccess::read_range) stream.
+/// Reads ranges from a [`RangeSource`]: bytes in memory are sliced, a file is read
+/// `chunk` bytes at a time with one read in flight, and any other storage gives one
+/// [`RandomAccess::read_range`](crate::RandomAccess::read_range) stream per part.
 pub(crate) struct Seek {
     source: RangeSource,
     chunk: usize,
-    /// The stream of the part being read, and the range it has left.
-    current: Option<(Mutex<RangeStream>, ByteRange)>,
+    reading: Reading,
+}
+
+/// What is in flight.
+enum Reading {
+    Nothing,
+    /// A file read on the blocking pool.
+    File(JoinHandle<io::Result<Bytes>>),
+    /// The stream of one part, and the range it has left. The `Mutex` only makes the
+    /// stream `Sync` without asking it of every storage; `&mut` needs no lock.
+    Stream(Mutex<RangeStream>, ByteRange),
 }
 
 impl Seek {
@@ -27,47 +41,88 @@ impl Seek {
         Self {
             source,
             chunk,
-            current: None,
+            reading: Reading::Nothing,
+        }
+    }
+
+    /// The next bytes of `want`, at most `want.len()`, never empty; `None` when the
+    /// source ended first.
+    pub(crate) fn poll_bytes(
+        &mut self,
+        cx: &mut Context<'_>,
+        want: ByteRange,
+    ) -> Poll<Option<io::Result<Bytes>>> {
+        let limit = usize::try_from(want.len()).unwrap_or(usize::MAX);
+        let step = limit.min(self.chunk);
+        match self.source.storage() {
+            Storage::Bytes(bytes) => {
+                let start = usize::try_from(want.start).unwrap_or(usize::MAX);
+                let end = start.saturating_add(step).min(bytes.len());
+                Poll::Ready((start < end).then(|| Ok(bytes.slice(start..end))))
+            }
+            Storage::File(file) => {
+                let result = match &mut self.reading {
+                    Reading::File(read) => {
+                        let done = ready!(Pin::new(read).poll(cx));
+                        self.reading = Reading::Nothing;
+                        done.map_err(io::Error::other).and_then(|read| read)
+                    }
+                    _ => match file.read(want.start, step) {
+                        Read::Done(result) => result,
+                        Read::Blocking(read) => {
+                            self.reading = Reading::File(read);
+                            return self.poll_bytes(cx, want);
+                        }
+                    },
+                };
+                Poll::Ready(match result {
+                    Ok(bytes) if bytes.is_empty() => None,
+                    Ok(mut bytes) => {
+                        bytes.truncate(step);
+                        Some(Ok(bytes))
+                    }
+                    Err(err) => Some(Err(err)),
+                })
+            }
+            Storage::Access(access) => {
+                if !matches!(&self.reading, Reading::Stream(_, left) if *left == want) {
+                    let stream = access.clone().read_range(want.start..want.end, self.chunk);
+                    self.reading = Reading::Stream(Mutex::new(stream), want);
+                }
+                let Reading::Stream(stream, left) = &mut self.reading else {
+                    unreachable!("opened above")
+                };
+                let stream = stream.get_mut().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    return Poll::Ready(match ready!(stream.as_mut().poll_next(cx)) {
+                        Some(Ok(bytes)) if bytes.is_empty() => continue,
+                        Some(Ok(mut bytes)) => {
+                            // A stream that gives more than its range is cut to it.
+                            bytes.truncate(limit);
+                            left.start += bytes.len() as u64;
+                            Some(Ok(bytes))
+                        }
+                        Some(Err(err)) => Some(Err(err)),
+                        None => None,
+                    });
+                }
+            }
         }
     }
 }
 
 impl ReadRange for Seek {
-    /// Polls the part's stream once; opens it when `want` starts a new part.
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         want: ByteRange,
     ) -> Poll<Option<Result<Bytes, BoxError>>> {
-        let this = &mut *self;
-        if this.current.as_ref().is_none_or(|(_, left)| *left != want) {
-            let stream = this.source.stream_in(want.start..want.end, this.chunk);
-            this.current = Some((Mutex::new(stream), want));
-        }
-        let (stream, left) = this.current.as_mut().expect("opened above");
-        // `Mutex` only makes the stream `Sync`; `&mut` needs no lock.
-        let stream = stream.get_mut().unwrap_or_else(|e| e.into_inner());
-        loop {
-            let next = match stream.as_mut().poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(next) => next,
-            };
-            return Poll::Ready(match next {
-                Some(Ok(bytes)) if bytes.is_empty() => continue,
-                Some(Ok(mut bytes)) => {
-                    // A stream that gives more than the range asked is cut to it.
-                    bytes.truncate(usize::try_from(left.len()).unwrap_or(usize::MAX));
-                    left.start += bytes.len() as u64;
-                    Some(Ok(bytes))
-                }
-                Some(Err(err)) => Some(Err(err.into())),
-                None => None,
-            });
-        }
+        let bytes = ready!(self.poll_bytes(cx, want));
+        Poll::Ready(bytes.map(|result| result.map_err(Into::into)))
     }
 
     fn finish(mut self: Pin<&mut Self>) {
-        self.current = None;
+        self.reading = Reading::Nothing;
     }
 }
 

@@ -14,6 +14,8 @@ use futures_core::Stream;
 use http_body::{Body, Frame, SizeHint};
 
 use crate::file::File;
+use crate::range::ByteRange;
+use crate::seek::Seek;
 
 /// The future of one [`RandomAccess::read_at`].
 pub type ReadFuture = Pin<Box<dyn Future<Output = io::Result<Bytes>> + Send + Sync>>;
@@ -162,15 +164,27 @@ impl<A: RandomAccess + ?Sized> Stream for Chunks<A> {
 /// ```
 #[derive(Clone)]
 pub struct RangeSource {
-    access: Arc<dyn RandomAccess>,
+    storage: Storage,
     len: u64,
+}
+
+/// Where a [`RangeSource`] reads from: the two kinds built in are read without a
+/// boxed future or stream, the rest through [`RandomAccess`].
+#[derive(Clone)]
+pub(crate) enum Storage {
+    /// Sliced, never copied.
+    Bytes(Bytes),
+    /// Positioned reads.
+    File(Arc<File>),
+    /// Any other storage.
+    Access(Arc<dyn RandomAccess>),
 }
 
 impl RangeSource {
     /// A source of `len` bytes read through `access`.
     pub fn new(access: impl RandomAccess, len: u64) -> Self {
         Self {
-            access: Arc::new(access),
+            storage: Storage::Access(Arc::new(access)),
             len,
         }
     }
@@ -193,7 +207,24 @@ impl RangeSource {
     /// ```
     #[must_use]
     pub fn file(file: std::fs::File, len: u64) -> Self {
-        Self::new(File::new(file), len)
+        Self {
+            storage: Storage::File(Arc::new(File::new(file))),
+            len,
+        }
+    }
+
+    /// Bytes in memory; reading is a reference count, never a copy.
+    ///
+    /// ```
+    /// let source = tower_range::RangeSource::bytes("hello".into());
+    /// assert_eq!(source.len(), 5);
+    /// ```
+    #[must_use]
+    pub fn bytes(bytes: Bytes) -> Self {
+        Self {
+            len: bytes.len() as u64,
+            storage: Storage::Bytes(bytes),
+        }
     }
 
     /// The whole representation as a response body, read from the source front to back
@@ -208,32 +239,12 @@ impl RangeSource {
     #[must_use]
     pub fn body(&self) -> SourceBody {
         SourceBody {
-            stream: Mutex::new(self.stream(0..self.len)),
-            remaining: self.len,
+            seek: Seek::new(self.clone(), crate::config::DEFAULT_READ_CHUNK),
+            left: ByteRange {
+                start: 0,
+                end: self.len,
+            },
         }
-    }
-
-    /// The bytes of `range`, streamed as [`RandomAccess::read_range`] gives them.
-    pub(crate) fn stream(&self, range: Range<u64>) -> RangeStream {
-        self.stream_in(range, DEFAULT_STEP)
-    }
-
-    /// The bytes of `range`, read `chunk` bytes at a time where the storage lets the
-    /// size be chosen.
-    pub(crate) fn stream_in(&self, range: Range<u64>, chunk: usize) -> RangeStream {
-        Arc::clone(&self.access).read_range(range, chunk)
-    }
-
-    /// Bytes in memory; reading is a reference count, never a copy.
-    ///
-    /// ```
-    /// let source = tower_range::RangeSource::bytes("hello".into());
-    /// assert_eq!(source.len(), 5);
-    /// ```
-    #[must_use]
-    pub fn bytes(bytes: Bytes) -> Self {
-        let len = bytes.len() as u64;
-        Self::new(InMemory(bytes), len)
     }
 
     /// The length of the representation, in bytes.
@@ -246,6 +257,10 @@ impl RangeSource {
     #[must_use]
     pub const fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    pub(crate) const fn storage(&self) -> &Storage {
+        &self.storage
     }
 }
 
@@ -263,19 +278,14 @@ pub(crate) fn sync_future(
     }))
 }
 
-/// The step of [`RangeSource::body`], which knows no layer's `read_chunk`.
-const DEFAULT_STEP: usize = crate::config::DEFAULT_READ_CHUNK;
-
 /// The whole representation of a [`RangeSource`] as a response body; see
 /// [`RangeSource::body`].
 ///
 /// Its size hint is exact. It fails (rather than ends short) when the source ends
 /// before its length.
 pub struct SourceBody {
-    // A `Mutex` only to be `Sync` without requiring it of every source's stream; it is
-    // reached through `&mut` and never locked.
-    stream: Mutex<RangeStream>,
-    remaining: u64,
+    seek: Seek,
+    left: ByteRange,
 }
 
 impl Body for SourceBody {
@@ -286,22 +296,22 @@ impl Body for SourceBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        if self.remaining == 0 {
+        let this = &mut *self;
+        if this.left.start == this.left.end {
             return Poll::Ready(None);
         }
-        let stream = self.stream.get_mut().unwrap_or_else(|e| e.into_inner());
-        match ready!(stream.as_mut().poll_next(cx)) {
-            Some(Ok(mut bytes)) => {
-                bytes.truncate(usize::try_from(self.remaining).unwrap_or(usize::MAX));
-                self.remaining -= bytes.len() as u64;
+        match ready!(this.seek.poll_bytes(cx, this.left)) {
+            Some(Ok(bytes)) => {
+                this.left.start += bytes.len() as u64;
                 Poll::Ready(Some(Ok(Frame::data(bytes))))
             }
             Some(Err(err)) => {
-                self.remaining = 0;
+                this.left.start = this.left.end;
                 Poll::Ready(Some(Err(err)))
             }
             None => {
-                let missing = std::mem::take(&mut self.remaining);
+                let missing = this.left.len();
+                this.left.start = this.left.end;
                 let err = io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     format!("source ended {missing} bytes early"),
@@ -312,18 +322,18 @@ impl Body for SourceBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.remaining == 0
+        self.left.start == self.left.end
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.remaining)
+        SizeHint::with_exact(self.left.len())
     }
 }
 
 impl fmt::Debug for SourceBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SourceBody")
-            .field("remaining", &self.remaining)
+            .field("left", &self.left)
             .finish_non_exhaustive()
     }
 }
@@ -333,18 +343,5 @@ impl fmt::Debug for RangeSource {
         f.debug_struct("RangeSource")
             .field("len", &self.len)
             .finish_non_exhaustive()
-    }
-}
-
-struct InMemory(Bytes);
-
-impl RandomAccess for InMemory {
-    fn read_at(&self, offset: u64, len: usize) -> ReadFuture {
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(self.0.len());
-        let end = start.saturating_add(len).min(self.0.len());
-        let bytes = self.0.slice(start..end);
-        Box::pin(std::future::ready(Ok(bytes)))
     }
 }
