@@ -1,29 +1,26 @@
 //! The handler: whole files from a directory, knowing nothing of ranges or conditionals.
 //!
-//! It streams a file with `Content-Type` (guessed from its name), a strong `ETag` and
-//! `Last-Modified`, `404`s missing files and refuses paths that leave the root (on
-//! Linux the kernel enforces that, with `openat2`, and a file whose path is in the
-//! kernel's caches is opened without a blocking-pool trip). It never looks at `Range`,
-//! `If-Range` or the preconditions (`If-None-Match`, `If-Modified-Since`, …); it only
-//! attaches a `RangeSource` so that the layer can read a range at its offset instead of
-//! skipping to it. `RangeLayer` does everything else: `206`, `416`, multipart, and `304`
-//! or `412` from the `ETag` and `Last-Modified` set here.
+//! It answers with the whole file, read from a `RangeSource`, with `Content-Type`
+//! (guessed from its name), a strong `ETag` and `Last-Modified`; it `404`s missing files
+//! and refuses paths that leave the root (on Linux the kernel enforces that, with
+//! `openat2`, and a file whose path is in the kernel's caches is opened without a
+//! blocking-pool trip). It never looks at `Range`, `If-Range` or the preconditions
+//! (`If-None-Match`, `If-Modified-Since`, …); the `RangeSource` it attaches lets the
+//! layer read a range at its offset instead of skipping to it. `RangeLayer` does
+//! everything else: `206`, `416`, multipart, and `304` or `412` from the `ETag` and
+//! `Last-Modified` set here.
 
 use std::convert::Infallible;
 use std::io;
 use std::path::{Component, Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body::{Body, Frame, SizeHint};
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Empty};
 use percent_encoding::percent_decode_str;
-use tokio::io::{AsyncRead, ReadBuf};
 use tower_range::RangeSource;
 
 pub(crate) type FileResponse = Response<UnsyncBoxBody<Bytes, io::Error>>;
@@ -57,8 +54,6 @@ impl Root {
 /// An open file and what the response needs to know about it.
 struct Opened {
     file: std::fs::File,
-    /// A second handle for positioned reads, beside the one the body streams from.
-    reader: std::fs::File,
     len: u64,
     modified: SystemTime,
 }
@@ -69,11 +64,9 @@ impl Opened {
         if !meta.is_file() {
             return Err(StatusCode::NOT_FOUND);
         }
-        let reader = file.try_clone().map_err(status_of)?;
         let modified = meta.modified().unwrap_or(UNIX_EPOCH);
         Ok(Self {
             file,
-            reader,
             len: meta.len(),
             modified,
         })
@@ -174,7 +167,6 @@ async fn open<B>(root: Arc<Root>, req: &Request<B>) -> Result<FileResponse, Stat
     };
     let Opened {
         file,
-        reader,
         len,
         modified,
     } = opened;
@@ -187,11 +179,12 @@ async fn open<B>(root: Arc<Root>, req: &Request<B>) -> Result<FileResponse, Stat
         res.headers_mut().insert(CONTENT_LENGTH, len.into());
         res
     } else {
-        let body = FileBody::new(tokio::fs::File::from_std(file), len);
-        let mut res = Response::new(body.boxed_unsync());
-        // One line opts into seeking: the layer reads each range at its offset from this
-        // handle and drops the streaming body unread.
-        res.extensions_mut().insert(RangeSource::file(reader, len));
+        // The file as a source the layer can read at any offset: one line opts into
+        // seeking, and the body (the whole file, read front to back only if the layer
+        // does not read the source itself) comes from it.
+        let source = RangeSource::file(file, len);
+        let mut res = Response::new(source.body().boxed_unsync());
+        res.extensions_mut().insert(source);
         res
     };
     let headers = res.headers_mut();
@@ -232,52 +225,4 @@ pub(crate) fn status_only(status: StatusCode) -> FileResponse {
     let mut res = Response::new(Empty::new().map_err(|never| match never {}).boxed_unsync());
     *res.status_mut() = status;
     res
-}
-
-/// A whole file, read front to back in 64 KiB chunks, with an exact size.
-struct FileBody {
-    file: tokio::fs::File,
-    remaining: u64,
-}
-
-impl FileBody {
-    fn new(file: tokio::fs::File, len: u64) -> Self {
-        Self {
-            file,
-            remaining: len,
-        }
-    }
-}
-
-impl Body for FileBody {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        if self.remaining == 0 {
-            return Poll::Ready(None);
-        }
-        let want = self.remaining.min(64 * 1024) as usize;
-        let mut buf = BytesMut::zeroed(want);
-        let mut read_buf = ReadBuf::new(&mut buf);
-        ready!(Pin::new(&mut self.file).poll_read(cx, &mut read_buf))?;
-        let n = read_buf.filled().len();
-        if n == 0 {
-            return Poll::Ready(Some(Err(io::ErrorKind::UnexpectedEof.into())));
-        }
-        buf.truncate(n);
-        self.remaining -= n as u64;
-        Poll::Ready(Some(Ok(Frame::data(buf.freeze()))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.remaining == 0
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.remaining)
-    }
 }
