@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 /// A file read with positioned reads, shared by every response that reads it.
 pub(crate) struct File {
-    file: Arc<std::fs::File>,
+    file: std::fs::File,
     /// Whether to try the page cache first; cleared once the kernel or the file system
     /// refuses non-blocking reads.
     #[cfg(target_os = "linux")]
@@ -21,7 +21,7 @@ pub(crate) struct File {
 impl File {
     pub(crate) fn new(file: std::fs::File) -> Self {
         Self {
-            file: Arc::new(file),
+            file,
             #[cfg(target_os = "linux")]
             try_cached: AtomicBool::new(true),
         }
@@ -36,21 +36,24 @@ pub(crate) enum Read {
 
 impl File {
     /// Reads up to `len` bytes at `offset`, fewer only at the end of the file (or, in
-    /// place, where the page cache holds fewer).
-    pub(crate) fn read(&self, offset: u64, len: usize) -> Read {
+    /// place, where the page cache holds fewer). A read in place reads into `spare`
+    /// when it is given, a buffer no one else holds, instead of a new one.
+    pub(crate) fn read(self: &Arc<Self>, offset: u64, len: usize, spare: Option<BytesMut>) -> Read {
         // A trip to the blocking pool costs two context switches per read, which
         // dominated large ranges; cached bytes cost one copy here instead.
         #[cfg(target_os = "linux")]
         if self.try_cached.load(Ordering::Relaxed) {
-            match read_cached(&self.file, offset, len.min(MAX_IN_PLACE)) {
+            match read_cached(&self.file, offset, len.min(MAX_IN_PLACE), spare) {
                 Cached::Read(bytes) => return Read::Done(Ok(bytes)),
                 Cached::Miss => {}
                 Cached::Unsupported => self.try_cached.store(false, Ordering::Relaxed),
             }
         }
-        let file = Arc::clone(&self.file);
+        #[cfg(not(target_os = "linux"))]
+        drop(spare);
+        let file = Arc::clone(self);
         Read::Blocking(tokio::task::spawn_blocking(move || {
-            read_exact_at(&file, offset, len)
+            read_exact_at(&file.file, offset, len)
         }))
     }
 }
@@ -74,10 +77,12 @@ enum Cached {
 
 /// Reads what the page cache holds at `offset`, up to `len` bytes, without blocking.
 #[cfg(target_os = "linux")]
-fn read_cached(file: &std::fs::File, offset: u64, len: usize) -> Cached {
+fn read_cached(file: &std::fs::File, offset: u64, len: usize, spare: Option<BytesMut>) -> Cached {
     use rustix::io::{preadv2, Errno, IoSliceMut, ReadWriteFlags};
 
-    let mut buf = BytesMut::zeroed(len);
+    // A buffer read into before is already initialized: only new bytes are zeroed.
+    let mut buf = spare.unwrap_or_default();
+    buf.resize(len, 0);
     match preadv2(
         file,
         &mut [IoSliceMut::new(&mut buf)],
@@ -158,7 +163,7 @@ mod tests {
     #[test]
     fn cached_bytes_are_read_without_blocking() {
         let file = written_file("cached");
-        let Cached::Read(bytes) = read_cached(&file, 1000, 50_000) else {
+        let Cached::Read(bytes) = read_cached(&file, 1000, 50_000, None) else {
             panic!("a file just written is in the page cache");
         };
         assert_eq!(bytes, content()[1000..51_000]);
@@ -167,7 +172,7 @@ mod tests {
     #[test]
     fn evicted_bytes_are_left_to_the_blocking_pool() {
         let file = evicted_file("evicted");
-        assert!(matches!(read_cached(&file, 0, 4096), Cached::Miss));
+        assert!(matches!(read_cached(&file, 0, 4096, None), Cached::Miss));
     }
 
     #[test]
@@ -177,7 +182,7 @@ mod tests {
         fadvise(&file, 0, None, Advice::Random).unwrap();
         let mut page = [0; 4096];
         (&file).read_exact(&mut page).unwrap();
-        let Cached::Read(bytes) = read_cached(&file, 0, LEN) else {
+        let Cached::Read(bytes) = read_cached(&file, 0, LEN, None) else {
             panic!("the first page is cached");
         };
         assert!(bytes.len() >= 4096 && bytes.len() < LEN, "{}", bytes.len());
@@ -185,8 +190,8 @@ mod tests {
     }
 
     impl File {
-        async fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
-            match self.read(offset, len) {
+        async fn read_at(self: &Arc<Self>, offset: u64, len: usize) -> io::Result<Bytes> {
+            match self.read(offset, len, None) {
                 super::Read::Done(result) => result,
                 super::Read::Blocking(handle) => handle.await.map_err(io::Error::other)?,
             }
@@ -195,14 +200,14 @@ mod tests {
 
     #[tokio::test]
     async fn large_cached_reads_come_in_steps() {
-        let file = File::new(written_file("steps"));
+        let file = Arc::new(File::new(written_file("steps")));
         let bytes = file.read_at(10, LEN).await.unwrap();
         assert_eq!(bytes, content()[10..10 + MAX_IN_PLACE]);
     }
 
     #[tokio::test]
     async fn file_reads_what_is_not_cached_on_the_blocking_pool() {
-        let file = File::new(evicted_file("pool"));
+        let file = Arc::new(File::new(evicted_file("pool")));
         let bytes = file.read_at(LEN as u64 - 10_000, 32 * 1024).await.unwrap();
         assert_eq!(bytes, content()[LEN - 10_000..]);
         assert!(file.try_cached.load(Ordering::Relaxed));
@@ -215,7 +220,7 @@ mod tests {
         let path = std::env::temp_dir().join(format!("tower-range-wo-{}", std::process::id()));
         let write_only = std::fs::File::create(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        let file = File::new(write_only);
+        let file = Arc::new(File::new(write_only));
         let err = file.read_at(0, 10).await.unwrap_err();
         assert_eq!(err.raw_os_error(), Some(Errno::BADF.raw_os_error()));
         assert!(file.try_cached.load(Ordering::Relaxed));
@@ -225,7 +230,9 @@ mod tests {
     async fn file_without_non_blocking_reads_falls_back_for_good() {
         // A socket has no offsets: preadv2 fails, and so does the blocking read.
         let (socket, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
-        let file = File::new(std::fs::File::from(std::os::fd::OwnedFd::from(socket)));
+        let file = Arc::new(File::new(std::fs::File::from(std::os::fd::OwnedFd::from(
+            socket,
+        ))));
         assert!(file.read_at(0, 10).await.is_err());
         assert!(!file.try_cached.load(Ordering::Relaxed));
     }

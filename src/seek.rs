@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::{ready, Context, Poll};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use tokio::task::JoinHandle;
 
 use crate::error::BoxError;
@@ -24,6 +24,9 @@ pub(crate) struct Seek {
     source: RangeSource,
     chunk: usize,
     reading: Reading,
+    /// The last chunk read from a file, kept to read the next into once the server
+    /// has written it and let it go: no allocation and no zeroing per chunk.
+    last: Option<Bytes>,
 }
 
 /// What is in flight.
@@ -42,6 +45,7 @@ impl Seek {
             source,
             chunk,
             reading: Reading::Nothing,
+            last: None,
         }
     }
 
@@ -67,7 +71,7 @@ impl Seek {
                         self.reading = Reading::Nothing;
                         done.map_err(io::Error::other).and_then(|read| read)
                     }
-                    _ => match file.read(want.start, step) {
+                    _ => match file.read(want.start, step, spare(&mut self.last)) {
                         Read::Done(result) => result,
                         Read::Blocking(read) => {
                             self.reading = Reading::File(read);
@@ -79,6 +83,9 @@ impl Seek {
                     Ok(bytes) if bytes.is_empty() => None,
                     Ok(mut bytes) => {
                         bytes.truncate(step);
+                        if (bytes.len() as u64) < want.len() {
+                            self.last = Some(bytes.clone());
+                        }
                         Some(Ok(bytes))
                     }
                     Err(err) => Some(Err(err)),
@@ -111,6 +118,11 @@ impl Seek {
     }
 }
 
+/// The buffer of the `last` chunk, if the server has let it go.
+fn spare(last: &mut Option<Bytes>) -> Option<BytesMut> {
+    last.take()?.try_into_mut().ok()
+}
+
 impl ReadRange for Seek {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -123,6 +135,7 @@ impl ReadRange for Seek {
 
     fn finish(mut self: Pin<&mut Self>) {
         self.reading = Reading::Nothing;
+        self.last = None;
     }
 }
 
