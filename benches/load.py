@@ -4,9 +4,15 @@ tower-http's ServeDir, and nginx (when installed), in one run, alternating.
 
     python3 benches/load.py [--seconds 8] [--rounds 2] [--paused 200] [--read-chunk KIB]
 
-Needs wrk (Debian: apt-get install wrk nginx-light). Builds the release examples,
-makes a 1 GiB file under target/load/, keeps it in page cache, starts every server on
-127.0.0.1, and prints a Markdown table. Every request goes to 127.0.0.1 only.
+Needs wrk, and for HTTP/2 h2load (Debian: apt-get install wrk nginx-light
+nghttp2-client). Builds the release examples, makes a 1 GiB file under target/load/,
+keeps it in page cache, starts every server on 127.0.0.1, and prints Markdown tables.
+Every request goes to 127.0.0.1 only.
+
+Each server runs on CPU 0 (nginx with one worker) and the load generator on CPU 1, so
+that a server's CPU per request is its own and the servers compare core for core. For
+the large range, the same run measures the limit of the machine: a bare loop of pread
+and write over loopback (benches/loopback.rs), at the layer's read size.
 """
 
 import argparse
@@ -53,10 +59,15 @@ def wait_port(port):
     raise RuntimeError(f"nothing listens on {port}")
 
 
+SERVER_CPU, CLIENT_CPU = "0", "1"
+
+
 class Server:
     def __init__(self, name, cmd, port, pid_file=None):
         self.name, self.port = name, port
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cmd = ["taskset", "-c", SERVER_CPU] + cmd
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=dict(os.environ, RUST_LOG="warn"))
         wait_port(port)
         self.pid_file = pid_file
 
@@ -88,6 +99,14 @@ class Server:
         self.proc.wait()
 
 
+def bench_binary(name):
+    """The newest release build of benches/{name}.rs."""
+    deps = os.path.join(ROOT, "target", "release", "deps")
+    found = [os.path.join(deps, f) for f in os.listdir(deps)
+             if f.startswith(name + "-") and "." not in f]
+    return max(found, key=os.path.getmtime)
+
+
 def start_servers(base, read_chunk=None):
     release = os.path.join(ROOT, "target", "release", "examples")
     chunk = ["--read-chunk", str(read_chunk)] if read_chunk else []
@@ -102,21 +121,32 @@ def start_servers(base, read_chunk=None):
         pid = os.path.join(conf_dir, "nginx.pid")
         with open(os.path.join(conf_dir, "nginx.conf"), "w") as f:
             f.write(f"""
-worker_processes 2; daemon off; pid {pid}; error_log {conf_dir}/error.log;
+worker_processes 1; daemon off; pid {pid}; error_log {conf_dir}/error.log;
 events {{ worker_connections 4096; }}
 http {{
   access_log off; sendfile off; tcp_nodelay on; keepalive_requests 1000000;
   server {{ listen 127.0.0.1:{base + 3}; root {DATA}; }}
+  server {{ listen 127.0.0.1:{base + 5} http2; root {DATA}; }}
 }}
 """)
         s = Server("nginx (sendfile off)", [nginx, "-c", os.path.join(conf_dir, "nginx.conf")], base + 3, pid)
+        s.h2_port = base + 5
         time.sleep(0.3)
         servers.append(s)
     return servers
 
 
-def wrk(port, seconds, conns, threads, script=None, headers=(), path="/big.bin"):
-    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency"]
+def start_limit(base, read_chunk):
+    """The pread+write loop, at the layer's read size (32 KiB unless --read-chunk)."""
+    cmd = [bench_binary("loopback"), "--file", os.path.join(DATA, "big.bin"),
+           "--addr", f"127.0.0.1:{base + 4}", "--chunk-kib", str(read_chunk or 32)]
+    return Server("pread+write loop (the limit)", cmd, base + 4)
+
+
+def wrk(port, seconds, conns, threads, script=None, headers=(), path="/big.bin", h2=False):
+    if h2:
+        return h2load(port, seconds, conns, headers, path)
+    cmd = ["taskset", "-c", CLIENT_CPU, "wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency"]
     for h in headers:
         cmd += ["-H", h]
     if script:
@@ -136,9 +166,28 @@ def wrk(port, seconds, conns, threads, script=None, headers=(), path="/big.bin")
     return {"rps": reqs, "bps": float(m.group(1)) * scale, "p50": lat["50"], "p99": lat["99"]}
 
 
+def h2load(port, seconds, conns, headers, path):
+    """HTTP/2 with prior knowledge: h2load for `seconds`, one stream per connection."""
+    cmd = ["taskset", "-c", CLIENT_CPU, "h2load", f"-c{conns}", "-m1", f"-D{seconds}",
+           "-w30", "-W30"]  # 1 GiB windows: the client never holds the server back
+    for h in headers:
+        cmd += ["-H", h]
+    cmd.append(f"http://127.0.0.1:{port}{path}")
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    m = re.search(r"finished in ([\d.]+)(s|ms), ([\d.]+) req/s, ([\d.]+)([KMG]?B)/s", out)
+    if not m:
+        raise RuntimeError(out)
+    scale = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}[m.group(5)]
+    fails = re.search(r"(\d+) failed", out)
+    if fails and int(fails.group(1)):
+        raise RuntimeError(f"h2load failures on port {port}:\n{out}")
+    return {"rps": float(m.group(3)), "bps": float(m.group(4)) * scale, "p50": float("nan"), "p99": float("nan")}
+
+
 def measure(server, seconds, **kw):
     before = server.cpu_seconds()
-    r = wrk(server.port, seconds, **kw)
+    port = getattr(server, "h2_port", server.port) if kw.get("h2") else server.port
+    r = wrk(port, seconds, **kw)
     r["cpu"] = server.cpu_seconds() - before
     r["requests"] = r["rps"] * seconds
     r["bytes"] = r["bps"] * seconds
@@ -176,6 +225,38 @@ def paused_rss(server, count):
     return (after - before) / count, ok
 
 
+def h2_literal(index, value):
+    """An HPACK field without indexing, its name from the static table (RFC 7541 §6.2.2)."""
+    head = bytes([index]) if index < 15 else bytes([15, index - 15])
+    return head + bytes([len(value)]) + value
+
+
+def paused_h2_rss(server, conns, streams):
+    """Opens `conns` HTTP/2 connections (prior knowledge) of `streams` streams that each
+    ask for 512 MiB, with the default 64 KiB windows, and never reads; returns the
+    growth of the server's RSS per stream, in KiB."""
+    time.sleep(0.5)
+    before = server.rss_kib()
+    socks = []
+    for _ in range(conns):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", getattr(server, "h2_port", server.port)))
+        frames = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+        for i in range(streams):
+            block = (b"\x82\x86" + h2_literal(4, b"/big.bin") + h2_literal(1, b"x")
+                     + h2_literal(50, b"bytes=0-536870911"))
+            frames += len(block).to_bytes(3, "big") + b"\x01\x05" + (2 * i + 1).to_bytes(4, "big") + block
+        s.sendall(frames)
+        socks.append(s)
+    time.sleep(2)
+    after = server.rss_kib()
+    ok = wrk(server.port, 2, conns=4, threads=1, path="/4k.bin")["rps"] > 0
+    for s in socks:
+        s.close()
+    return (after - before) / (conns * streams), ok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=8)
@@ -185,22 +266,33 @@ def main():
     ap.add_argument("--paused-only", action="store_true", help="only the paused-client soak")
     ap.add_argument("--read-chunk", type=int, help="RangeLayer::read_chunk of examples/serve, in KiB")
     args = ap.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("wrk is not installed (apt-get install wrk)")
+    for tool in ("wrk", "h2load", "taskset"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is not installed (apt-get install wrk nghttp2-client util-linux)")
     subprocess.run(["cargo", "build", "-q", "--release", "--examples"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "bench", "-q", "--no-run", "--bench", "loopback"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     make_data()
     lua = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     lua.write(RANDOM_LUA)
     lua.close()
     servers = start_servers(args.port, args.read_chunk)
+    limit = start_limit(args.port, args.read_chunk)
+    ours, alone, nginx = servers[0], servers[1], servers[-1] if len(servers) > 3 else None
+    big = ["Range: bytes=0-536870911"]
+    everyone = servers
+    ranged = [s for s in servers if s is not alone]
+    # (label, name, wrk arguments, servers)
     scenarios = [
-        ("512 MiB range, c=1", dict(conns=1, threads=1, headers=["Range: bytes=0-536870911"])),
-        ("64 KiB random ranges, c=1", dict(conns=1, threads=1, script=lua.name)),
-        ("64 KiB random ranges, c=64", dict(conns=64, threads=2, script=lua.name)),
-        ("first 1 MiB, c=1", dict(conns=1, threads=1, headers=["Range: bytes=0-1048575"])),
-        ("last 1 MiB, c=1", dict(conns=1, threads=1, headers=[f"Range: bytes={GIB - (1 << 20)}-"])),
-        ("full 200 of 4 KiB, c=16", dict(conns=16, threads=2, path="/4k.bin")),
-        ("full 200 of 1 MiB, c=16", dict(conns=16, threads=2, path="/1m.bin")),
+        ("S1", "512 MiB range, c=1", dict(conns=1, threads=1, headers=big), everyone + [limit]),
+        ("S2", "64 KiB random ranges, c=1", dict(conns=1, threads=1, script=lua.name), ranged),
+        ("S3", "64 KiB random ranges, c=64", dict(conns=64, threads=1, script=lua.name), ranged),
+        ("S4", "first 1 MiB, c=1", dict(conns=1, threads=1, headers=["Range: bytes=0-1048575"]), ranged),
+        ("S5", "last 1 MiB, c=1", dict(conns=1, threads=1, headers=[f"Range: bytes={GIB - (1 << 20)}-"]), ranged),
+        ("S6", "whole 200s of 4 KiB, c=16", dict(conns=16, threads=1, path="/4k.bin"), everyone),
+        ("S7", "whole 200s of 1 MiB, c=16", dict(conns=16, threads=1, path="/1m.bin"), everyone),
+        ("S8", "512 MiB range over h2c, c=1", dict(conns=1, threads=1, headers=big, h2=True),
+         [ours] + ([nginx] if nginx else [])),
     ]
     if args.paused_only:
         try:
@@ -208,62 +300,71 @@ def main():
                 per, ok = paused_rss(s, args.paused)
                 print(f"{s.name}: {args.paused} paused clients, {per:.0f} KiB RSS each, "
                       f"other requests {'served' if ok else 'STARVED'}")
+            for s in [ours] + ([nginx] if nginx else []):
+                per, ok = paused_h2_rss(s, 10, args.paused // 10)
+                print(f"{s.name}: {args.paused} paused HTTP/2 streams, {per:.0f} KiB RSS each, "
+                      f"other requests {'served' if ok else 'STARVED'}")
         finally:
-            for s in servers:
+            for s in servers + [limit]:
                 s.stop()
             os.unlink(lua.name)
         return
     results = {}
     try:
         for _ in range(args.rounds):
-            for name, kw in scenarios:
-                for server in servers:  # alternate servers within each scenario
+            for label, name, kw, who in scenarios:
+                for server in who:  # alternate servers within each scenario
                     r = measure(server, args.seconds, **kw)
-                    best = results.get((name, server.name))
+                    best = results.get((label, server.name))
                     if best is None or r["rps"] > best["rps"]:
-                        results[(name, server.name)] = r
+                        results[(label, server.name)] = r
         rss = {s.name: paused_rss(s, args.paused) for s in servers}
+        rss_h2 = {s.name: paused_h2_rss(s, 10, max(args.paused // 10, 1))
+                  for s in [ours] + ([nginx] if nginx else [])}
         peak = {s.name: s.rss_kib("VmHWM") for s in servers}
     finally:
-        for s in servers:
+        for s in servers + [limit]:
             s.stop()
         os.unlink(lua.name)
 
-    cores = os.cpu_count()
-    print(f"\n{cores} cores, loopback, best of {args.rounds} rounds of {args.seconds} s each\n")
-    names = [s.name for s in servers]
+    def cell(label, r):
+        if label in ("S1", "S7", "S8"):
+            cpu_per_gb = r["cpu"] / (r["bytes"] / 1e9) if r["bytes"] else float("nan")
+            return f"{r['bps'] / 1e9:.2f} GB/s, {cpu_per_gb:.2f} CPU s/GB"
+        cpu_us = r["cpu"] / r["requests"] * 1e6 if r["requests"] else float("nan")
+        return f"{r['rps']:.0f} req/s, p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms, {cpu_us:.1f} µs CPU/req"
+
+    print(f"\n{os.cpu_count()} cores, loopback; each server on CPU {SERVER_CPU}, the load on CPU "
+          f"{CLIENT_CPU}; best of {args.rounds} rounds of {args.seconds} s each\n")
+    names = [s.name for s in servers] + [limit.name]
     print("| scenario | " + " | ".join(names) + " |")
     print("|---" * (len(names) + 1) + "|")
-    for name, kw in scenarios:
-        cells = []
-        for n in names:
-            r = results[(name, n)]
-            if "--no-layer" in n and any("Range" in h for h in kw.get("headers", [])) or ("--no-layer" in n and "script" in kw):
-                cells.append("n/a (ignores Range)")
-                continue
-            if "512 MiB" in name or "1 MiB, c=16" in name:
-                cpu_per_gb = r["cpu"] / (r["bytes"] / 1e9) if r["bytes"] else float("nan")
-                cells.append(f"{r['bps'] / 1e9:.2f} GB/s, {cpu_per_gb:.2f} CPU s/GB")
-            else:
-                cpu_us = r["cpu"] / r["requests"] * 1e6 if r["requests"] else float("nan")
-                cells.append(f"{r['rps']:.0f} req/s, p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms, {cpu_us:.0f} µs CPU/req")
-        print(f"| {name} | " + " | ".join(cells) + " |")
-    print("| RSS per paused client | " + " | ".join(f"{rss[n][0]:.0f} KiB{'' if rss[n][1] else ' (others starved!)'}" for n in names) + " |")
-    print("| peak RSS | " + " | ".join(f"{peak[n] / 1024:.0f} MiB" for n in names) + " |")
+    for label, name, kw, who in scenarios:
+        cells = [cell(label, results[(label, n)]) if (label, n) in results else "" for n in names]
+        print(f"| {label} {name} | " + " | ".join(cells) + " |")
+    print("| RSS per paused client | " + " | ".join(
+        f"{rss[n][0]:.0f} KiB{'' if rss[n][1] else ' (others starved!)'}" if n in rss else "" for n in names) + " |")
+    print("| RSS per paused HTTP/2 stream | " + " | ".join(
+        f"{rss_h2[n][0]:.0f} KiB{'' if rss_h2[n][1] else ' (others starved!)'}" if n in rss_h2 else "" for n in names) + " |")
+    print("| peak RSS | " + " | ".join(f"{peak[n] / 1024:.0f} MiB" if n in peak else "" for n in names) + " |")
 
-    ours = names[0]
-    print("\nRatios, tower-range against each peer (higher is better for rates, lower for CPU):")
-    for peer in names[1:]:
-        for name, kw in scenarios:
-            ranged = "script" in kw or any("Range" in h for h in kw.get("headers", []))
-            if "--no-layer" in peer and ranged:
-                continue
-            a, b = results[(name, ours)], results[(name, peer)]
-            key = "bps" if ("512 MiB" in name or "1 MiB, c=16" in name) else "rps"
-            cpu_a = a["cpu"] / max(a["requests"], 1)
-            cpu_b = b["cpu"] / max(b["requests"], 1)
-            print(f"- {name} vs {peer}: rate {a[key] / b[key]:.2f}x, CPU per request {cpu_a / cpu_b if cpu_b else float('nan'):.2f}x")
-    head, tail = results[("first 1 MiB, c=1", ours)], results[("last 1 MiB, c=1", ours)]
+    def ratio(label, a, b, key=None):
+        ra, rb = results[(label, a.name)], results[(label, b.name)]
+        key = key or ("bps" if label in ("S1", "S7", "S8") else "rps")
+        cpu_a, cpu_b = ra["cpu"] / max(ra["requests"], 1), rb["cpu"] / max(rb["requests"], 1)
+        return ra[key] / rb[key], cpu_a / cpu_b if cpu_b else float("nan")
+
+    print("\nRatios, tower-range against each peer (rate: higher is better; CPU per request: lower):")
+    for peer in servers[1:]:
+        for label, name, kw, who in scenarios:
+            if peer in who:
+                rate, cpu = ratio(label, ours, peer)
+                print(f"- {label} {name} vs {peer.name}: rate {rate:.2f}x, CPU per request {cpu:.2f}x")
+    rate, _ = ratio("S1", ours, limit)
+    print(f"- S1 against the pread+write limit: {rate:.2f}x")
+    h2 = results[("S8", ours.name)]["bps"] / results[("S1", ours.name)]["bps"]
+    print(f"- S8 h2c against S1 HTTP/1.1: {h2:.2f}x")
+    head, tail = results[("S4", ours.name)], results[("S5", ours.name)]
     print(f"- last 1 MiB / first 1 MiB time: {head['rps'] / tail['rps']:.2f}")
 
 
