@@ -204,7 +204,9 @@ fn allocations_per_request() {
         let (allocations, allocated, sent) = count(inner, method, range);
         eprintln!("{name}: {allocations} allocations of {allocated} bytes, {sent} bytes sent");
         if sent > 100_000 && allocated > 64 * 1024 {
-            wrong.push(format!("{name}: {allocated} bytes allocated for {sent} sent"));
+            wrong.push(format!(
+                "{name}: {allocated} bytes allocated for {sent} sent"
+            ));
         }
         if allocations != expected {
             wrong.push(format!("{name}: {allocations}, expected {expected}"));
