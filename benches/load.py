@@ -233,23 +233,27 @@ def h2_literal(index, value):
 
 def paused_h2_rss(server, conns, streams):
     """Opens `conns` HTTP/2 connections (prior knowledge) of `streams` streams that each
-    ask for 512 MiB, with the default 64 KiB windows, and never reads; returns the
-    growth of the server's RSS per stream, in KiB."""
+    ask for 512 MiB, with Chromium's windows (6 MiB a stream, 15 MiB more for the
+    connection), and never reads; returns the growth of the server's RSS per stream,
+    in KiB."""
     time.sleep(0.5)
     before = server.rss_kib()
     socks = []
+    settings = (0x4).to_bytes(2, "big") + (6 << 20).to_bytes(4, "big")
     for _ in range(conns):
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.connect(("127.0.0.1", getattr(server, "h2_port", server.port)))
-        frames = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+        frames = (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+                  + len(settings).to_bytes(3, "big") + b"\x04\x00" + (0).to_bytes(4, "big") + settings
+                  + (4).to_bytes(3, "big") + b"\x08\x00" + (0).to_bytes(4, "big") + (15 << 20).to_bytes(4, "big"))
         for i in range(streams):
             block = (b"\x82\x86" + h2_literal(4, b"/big.bin") + h2_literal(1, b"x")
                      + h2_literal(50, b"bytes=0-536870911"))
             frames += len(block).to_bytes(3, "big") + b"\x01\x05" + (2 * i + 1).to_bytes(4, "big") + block
         s.sendall(frames)
         socks.append(s)
-    time.sleep(2)
+    time.sleep(3)
     after = server.rss_kib()
     ok = wrk(server.port, 2, conns=4, threads=1, path="/4k.bin")["rps"] > 0
     for s in socks:
