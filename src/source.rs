@@ -56,6 +56,39 @@ pub type RangeStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 /// let source = RangeSource::new(Zeros, 1 << 40);
 /// assert_eq!(source.len(), 1 << 40);
 /// ```
+///
+/// Storage with a cost per request streams each range from one request, started when
+/// the stream is first polled:
+///
+/// ```
+/// use std::ops::Range;
+/// use std::sync::Arc;
+/// use bytes::Bytes;
+/// use tower_range::{RandomAccess, RangeSource, RangeStream, ReadFuture};
+///
+/// struct Remote;
+///
+/// impl Remote {
+///     /// One request for `range`; a real store would stream its answer.
+///     async fn fetch(&self, range: Range<u64>) -> std::io::Result<Bytes> {
+///         Ok(Bytes::from(vec![b'x'; (range.end - range.start) as usize]))
+///     }
+/// }
+///
+/// impl RandomAccess for Remote {
+///     fn read_at(&self, offset: u64, len: usize) -> ReadFuture {
+///         let range = offset..offset + len as u64;
+///         Box::pin(async move { Remote.fetch(range).await })
+///     }
+///
+///     fn read_range(self: Arc<Self>, range: Range<u64>, _chunk: usize) -> RangeStream {
+///         Box::pin(futures_util::stream::once(async move { self.fetch(range).await }))
+///     }
+/// }
+///
+/// let source = RangeSource::new(Remote, 1 << 30);
+/// # let _ = source;
+/// ```
 pub trait RandomAccess: Send + Sync + 'static {
     /// Reads up to `len` bytes starting at `offset`.
     ///
