@@ -295,6 +295,12 @@ fn big(version: u8) -> Bytes {
         .into()
 }
 
+/// A `HEAD` of `key`, which puts its metadata in the example's cache; its `ETag`.
+async fn warm(server: &Example, key: &str) -> String {
+    let head = request_to(server.addr, "HEAD", &format!("/{key}"), &[]).await;
+    head.header("etag").expect("an ETag").to_owned()
+}
+
 async fn get(server: &Example, key: &str, headers: &[(&str, &str)]) -> Reply {
     request_to(server.addr, "GET", &format!("/{key}"), headers).await
 }
@@ -427,11 +433,7 @@ async fn every_request_form_is_answered_from_the_store_byte_exact() {
 async fn each_range_is_one_ranged_get_of_exactly_that_range() {
     let store = Store::start().await;
     let server = store.serve(&[]);
-    let etag = request_to(server.addr, "HEAD", "/big.bin", &[])
-        .await
-        .header("etag")
-        .unwrap()
-        .to_owned();
+    let etag = warm(&server, "big.bin").await;
     store.proxy.reset_counts();
 
     let reply = get(&server, "big.bin", &[("Range", "bytes=1000-1999")]).await;
@@ -489,7 +491,7 @@ async fn each_range_is_one_ranged_get_of_exactly_that_range() {
 async fn a_paused_client_pauses_the_store_download() {
     let store = Store::start().await;
     let server = store.serve(&[]);
-    let _ = request_to(server.addr, "HEAD", "/big.bin", &[]).await;
+    warm(&server, "big.bin").await;
     store.proxy.reset_counts();
     let (stream, wire) = slow_client(&server, "big.bin", "bytes=0-", 128 * 1024).await;
     let fetched = settled(|| store.proxy.from_store.load(Ordering::SeqCst)).await;
@@ -516,11 +518,7 @@ async fn a_pause_longer_than_the_store_timeout_resumes_with_exact_bytes() {
     let store = Store::start().await;
     // No retries in object_store's client: the source must ask for the rest itself.
     let server = store.serve(&["--store-timeout", "2", "--store-retries", "0"]);
-    let etag = request_to(server.addr, "HEAD", "/big.bin", &[])
-        .await
-        .header("etag")
-        .unwrap()
-        .to_owned();
+    let etag = warm(&server, "big.bin").await;
     store.proxy.reset_counts();
     let (stream, wire) = slow_client(&server, "big.bin", "bytes=1000-", 1 << 20).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -550,7 +548,7 @@ async fn a_pause_longer_than_the_store_timeout_resumes_with_exact_bytes() {
 async fn an_object_replaced_mid_response_aborts_the_transfer() {
     let store = Store::start().await;
     let server = store.serve(&["--store-timeout", "2", "--store-retries", "0"]);
-    let _ = request_to(server.addr, "HEAD", "/big.bin", &[]).await;
+    warm(&server, "big.bin").await;
     // Two parts: the second part's GET comes after the object changed.
     let set = "bytes=0-8388607,33554432-41943039";
     let (stream, wire) = slow_client(&server, "big.bin", set, 0).await;
@@ -607,7 +605,7 @@ async fn an_object_replaced_mid_response_aborts_the_transfer() {
 async fn a_failing_store_fails_the_response_and_nothing_else() {
     let store = Store::start().await;
     let server = store.serve(&["--store-timeout", "5", "--store-retries", "0"]);
-    let _ = request_to(server.addr, "HEAD", "/big.bin", &[]).await;
+    warm(&server, "big.bin").await;
 
     // Mid-body: the store's connection is cut after 2 MiB, and later ones refused.
     store.proxy.set_fault(Fault::CutAfter(2 << 20));
