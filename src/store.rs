@@ -57,6 +57,7 @@ impl RangeSource {
         let object = Object {
             store,
             location: meta.location.clone(),
+            size: meta.size,
             condition: GetOptions {
                 if_match: meta.e_tag.clone(),
                 version: meta.version.clone(),
@@ -72,6 +73,7 @@ impl RangeSource {
 struct Object {
     store: Arc<dyn ObjectStore>,
     location: Path,
+    size: u64,
     /// What pins each `GET` to that version: `If-Match`, the version, or (where the
     /// store gives neither) `If-Unmodified-Since`.
     condition: GetOptions,
@@ -96,13 +98,14 @@ impl Object {
 impl RandomAccess for Object {
     /// One ranged `GET` of `len` bytes, collected.
     fn read_at(&self, offset: u64, len: usize) -> ReadFuture {
-        let end = offset.saturating_add(len as u64);
+        let end = offset.saturating_add(len as u64).min(self.size);
         let stream = Arc::new(Self {
             store: Arc::clone(&self.store),
             location: self.location.clone(),
+            size: self.size,
             condition: self.condition.clone(),
         })
-        .read_range(offset..end, len);
+        .read_range(offset.min(end)..end, len);
         crate::source::sync_future(async move {
             let mut stream = stream;
             let mut bytes = bytes::BytesMut::new();
@@ -115,10 +118,13 @@ impl RandomAccess for Object {
 
     /// One ranged `GET` of the whole range, streamed; `chunk` is the store's choice.
     fn read_range(self: Arc<Self>, range: Range<u64>, _chunk: usize) -> RangeStream {
+        // Past the end there is nothing to ask for: the stream ends, and the layer
+        // reports the missing bytes.
+        let end = range.end.min(self.size);
         Box::pin(RangeGet {
             object: self,
-            next: range.start,
-            end: range.end,
+            next: range.start.min(end),
+            end,
             state: State::Idle,
             delivered: false,
         })
@@ -237,4 +243,67 @@ fn io_error(err: ::object_store::Error) -> io::Error {
         _ => io::ErrorKind::Other,
     };
     io::Error::new(kind, err)
+}
+
+#[cfg(test)]
+mod tests {
+    use ::object_store::memory::InMemory;
+    use ::object_store::ObjectStoreExt;
+
+    use super::*;
+
+    async fn put(store: &Arc<dyn ObjectStore>, data: &'static [u8]) -> ObjectMeta {
+        let key = Path::from("key");
+        store
+            .put(&key, Bytes::from_static(data).into())
+            .await
+            .unwrap();
+        store.head(&key).await.unwrap()
+    }
+
+    async fn collect(mut stream: RangeStream) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out)
+    }
+
+    fn object(store: &Arc<dyn ObjectStore>, meta: &ObjectMeta) -> Arc<Object> {
+        Arc::new(Object {
+            store: Arc::clone(store),
+            location: meta.location.clone(),
+            size: meta.size,
+            condition: GetOptions {
+                if_match: meta.e_tag.clone(),
+                ..GetOptions::default()
+            },
+        })
+    }
+
+    #[tokio::test]
+    async fn ranges_and_reads_are_the_objects_bytes() {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let meta = put(&store, b"0123456789").await;
+        let object = object(&store, &meta);
+        let range = Arc::clone(&object).read_range(2..5, 1);
+        assert_eq!(collect(range).await.unwrap(), b"234");
+        assert_eq!(object.read_at(8, 10).await.unwrap(), "89");
+        assert_eq!(object.read_at(20, 10).await.unwrap(), "");
+        let past = Arc::clone(&object).read_range(8..20, 1);
+        assert_eq!(collect(past).await.unwrap(), b"89", "cut at the end");
+    }
+
+    #[tokio::test]
+    async fn a_replaced_object_fails_the_stream() {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let meta = put(&store, b"0123456789").await;
+        let object = object(&store, &meta);
+        put(&store, b"abcdefghij").await;
+        let err = collect(Arc::clone(&object).read_range(0..10, 1))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("recondition"), "{err}");
+        assert!(object.read_at(0, 5).await.is_err());
+    }
 }
