@@ -22,6 +22,7 @@ use tokio::time::{sleep_until, Instant, Sleep};
 use tokio_rustls::TlsAcceptor;
 use tower::Service;
 
+use crate::coalesce::{self, Turn};
 use crate::log::RequestLog;
 
 /// How long a client may keep the server waiting; see the flags in `main.rs`.
@@ -113,8 +114,9 @@ where
     builder.http1().max_buf_size(32 * 1024);
     // The same bound for each HTTP/2 stream (its default is also about 400 KiB).
     builder.http2().max_send_buf_size(32 * 1024);
+    let (io, drain) = coalesce::gather(io);
     let conn = builder.serve_connection(TokioIo::new(io), service);
-    if let Err(err) = watcher.watch(conn).await {
+    if let Err(err) = Turn::new(watcher.watch(conn), drain).await {
         tracing::debug!(error = %err, "connection closed");
     }
 }

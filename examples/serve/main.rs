@@ -10,6 +10,8 @@
 //!   `RangeSource` so that the layer reads each range at its offset.
 //! - `connection.rs`: hyper's settings, and deadlines for request heads, idle
 //!   connections and clients that stop reading.
+//! - `coalesce.rs`: one write for the HTTP/2 frames of each turn of a connection,
+//!   where the `h2` crate would write each frame on its own.
 //! - `tls.rs`: HTTPS with `--tls-cert` and `--tls-key`, HTTP/2 offered by ALPN.
 //! - `log.rs`: one `tracing` event per request with `RUST_LOG=info` (the default,
 //!   `warn`, logs only what goes wrong, like the nginx with `access_log off` that the
@@ -19,6 +21,7 @@
 //! how many connections are served at once, and SIGINT or SIGTERM stops accepting at
 //! once and lets responses in flight finish for `--grace` seconds.
 
+mod coalesce;
 mod connection;
 mod files;
 mod log;
