@@ -112,8 +112,11 @@ where
     // so a paused client holds one 32 KiB read_chunk in this process, and the rest
     // waits in the kernel's socket buffers. This also caps request heads at 32 KiB.
     builder.http1().max_buf_size(32 * 1024);
-    // The same bound for each HTTP/2 stream (its default is also about 400 KiB).
-    builder.http2().max_send_buf_size(32 * 1024);
+    // The same bound for each HTTP/2 stream (its default is also about 400 KiB). hyper
+    // polls a stream's next chunk before it waits for room in `h2` and holds it
+    // meanwhile, so with a bound of one frame `h2` takes the next chunk only once the
+    // last has gone out in frames: a paused stream holds two chunks, not three.
+    builder.http2().max_send_buf_size(16 * 1024);
     let (io, drain) = coalesce::gather(io);
     let conn = builder.serve_connection(TokioIo::new(io), service);
     if let Err(err) = Turn::new(watcher.watch(conn), drain).await {
