@@ -1,6 +1,6 @@
 //! The real `examples/serve` binary against hostile and careless clients, over real TCP:
-//! running out of file descriptors, half-written heads, idle and stalled connections,
-//! a connection cap, and a graceful shutdown.
+//! running out of file descriptors, half-written heads, idle and stalled connections
+//! (HTTP/1.1 and HTTP/2), a connection cap, and a graceful shutdown.
 #![cfg(target_os = "linux")]
 
 mod support;
@@ -214,6 +214,126 @@ fn a_stalled_reader_is_closed_after_the_send_timeout_and_its_files_released() {
     assert_eq!(log.len(), 1, "{log:?}");
     assert!(!log[0].complete && log[0].bytes < BIG as u64, "{log:?}");
     // The client can read what the kernel had buffered, then the end.
+    assert!(closed(&mut stalled, Duration::from_secs(5)));
+}
+
+/// An HPACK field without indexing, its name from the static table (RFC 7541 §6.2.2).
+fn hpack_literal(index: u8, value: &str) -> Vec<u8> {
+    let mut field = if index < 15 {
+        vec![index]
+    } else {
+        vec![15, index - 15]
+    };
+    field.push(u8::try_from(value.len()).expect("a short value"));
+    field.extend_from_slice(value.as_bytes());
+    field
+}
+
+/// An HTTP/2 frame: its 9-byte head, then `payload`.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+    let mut frame = vec![len[1], len[2], len[3], kind, flags];
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// Opens an HTTP/2 connection (prior knowledge) whose windows never hold the server
+/// back, and asks on stream 1 for `path` with `range`.
+fn h2c_get(addr: SocketAddr, path: &str, range: &str) -> TcpStream {
+    const MAX_WINDOW: u32 = (1 << 31) - 1;
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let mut wire = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    // SETTINGS_INITIAL_WINDOW_SIZE, and the connection's window raised to match.
+    let settings = [&4u16.to_be_bytes()[..], &MAX_WINDOW.to_be_bytes()].concat();
+    wire.extend(h2_frame(0x4, 0, 0, &settings));
+    wire.extend(h2_frame(0x8, 0, 0, &(MAX_WINDOW - 65_535).to_be_bytes()));
+    // GET (static 2), http (static 6), :path, :authority and range as literals.
+    let mut block = vec![0x82, 0x86];
+    block.extend(hpack_literal(4, &format!("/{path}")));
+    block.extend(hpack_literal(1, "x"));
+    block.extend(hpack_literal(50, range));
+    wire.extend(h2_frame(0x1, 0x5, 1, &block));
+    stream.write_all(&wire).unwrap();
+    stream
+}
+
+/// Reads frames until stream 1 ends; returns its `DATA`, acknowledging the server's
+/// settings on the way.
+fn h2_body(stream: &mut TcpStream) -> Vec<u8> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut body = Vec::new();
+    loop {
+        let mut head = [0; 9];
+        stream.read_exact(&mut head).unwrap();
+        let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        let (kind, flags) = (head[3], head[4]);
+        let id = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+        let mut payload = vec![0; len];
+        stream.read_exact(&mut payload).unwrap();
+        match kind {
+            0x4 if flags & 0x1 == 0 => stream.write_all(&h2_frame(0x4, 0x1, 0, &[])).unwrap(),
+            0x3 | 0x7 => panic!("the server ended the stream or connection: {head:?} {payload:?}"),
+            0x0 if id == 1 => {
+                // Padding is never sent by the server.
+                body.extend_from_slice(&payload);
+                if flags & 0x1 != 0 {
+                    return body;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn an_http2_connection_that_stops_reading_resumes_byte_exact() {
+    let server = Example::start(root(), &[]);
+    let (first, len) = (1_000_000, 48 << 20);
+    let range = format!("bytes={first}-{}", first + len - 1);
+    let mut stream = h2c_get(server.addr, "big.bin", &range);
+    // The client reads nothing: the socket fills and the server's writes wait, with
+    // what one turn gathered held back.
+    std::thread::sleep(Duration::from_millis(1500));
+    let body = h2_body(&mut stream);
+    assert_eq!(body.len(), len, "the stream's length");
+    let wrong = body
+        .iter()
+        .zip(&support::content(BIG)[first..])
+        .position(|(a, b)| a != b);
+    assert_eq!(wrong, None, "the stream's bytes must equal the file's");
+    eventually(Duration::from_secs(5), || {
+        !server.requests("big.bin").is_empty()
+    });
+    let log = server.requests("big.bin");
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].version, "HTTP/2.0", "{log:?}");
+    assert_eq!((log[0].status, log[0].bytes), (206, len as u64), "{log:?}");
+}
+
+#[test]
+fn a_stalled_http2_connection_is_closed_after_the_send_timeout() {
+    let server = Example::start(root(), &["--send-timeout", "1"]);
+    let (status, _) = get(server.addr, "small.bin").unwrap();
+    assert_eq!(status, 200);
+    let quiet = settled(|| server.open_fds());
+    let mut stalled = h2c_get(server.addr, "big.bin", "bytes=0-67108863");
+    assert!(
+        eventually(Duration::from_secs(5), || server.open_fds() >= quiet + 2),
+        "{} descriptors, {quiet} when quiet",
+        server.open_fds()
+    );
+    // Writes wait in the gathered buffer's drain: the deadline still applies there.
+    assert!(
+        eventually(Duration::from_secs(10), || server.open_fds() == quiet),
+        "the stalled connection still holds {} descriptors, {quiet} when quiet",
+        server.open_fds()
+    );
+    let log = server.requests("big.bin");
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert!(!log[0].complete && log[0].bytes < BIG as u64, "{log:?}");
     assert!(closed(&mut stalled, Duration::from_secs(5)));
 }
 
