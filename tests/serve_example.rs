@@ -188,15 +188,16 @@ fn idle_connections_are_closed_after_the_idle_timeout_not_the_header_timeout() {
     );
 }
 
-#[test]
-fn a_stalled_reader_is_closed_after_the_send_timeout_and_its_files_released() {
+/// Starts the server with a 1 s send deadline, opens a connection with `stall` that
+/// asks for `big.bin` and reads nothing, and checks that the server closes it and lets
+/// its descriptors go, having logged an incomplete response.
+fn assert_stalled_connection_closed(stall: impl FnOnce(SocketAddr) -> TcpStream) {
     let server = Example::start(root(), &["--send-timeout", "1"]);
     // The server holds its listener and runtime descriptors; count them when quiet.
     let (status, _) = get(server.addr, "small.bin").unwrap();
     assert_eq!(status, 200);
     let quiet = settled(|| server.open_fds());
-    let mut stalled = TcpStream::connect(server.addr).unwrap();
-    send_get(&mut stalled, "big.bin", "Range: bytes=0-67108863\r\n");
+    let mut stalled = stall(server.addr);
     // The response's file handles are open while it waits for the client.
     assert!(
         eventually(Duration::from_secs(5), || server.open_fds() >= quiet + 2),
@@ -215,6 +216,15 @@ fn a_stalled_reader_is_closed_after_the_send_timeout_and_its_files_released() {
     assert!(!log[0].complete && log[0].bytes < BIG as u64, "{log:?}");
     // The client can read what the kernel had buffered, then the end.
     assert!(closed(&mut stalled, Duration::from_secs(5)));
+}
+
+#[test]
+fn a_stalled_reader_is_closed_after_the_send_timeout_and_its_files_released() {
+    assert_stalled_connection_closed(|addr| {
+        let mut stalled = TcpStream::connect(addr).unwrap();
+        send_get(&mut stalled, "big.bin", "Range: bytes=0-67108863\r\n");
+        stalled
+    });
 }
 
 /// An HPACK field without indexing, its name from the static table (RFC 7541 §6.2.2).
@@ -315,26 +325,8 @@ fn an_http2_connection_that_stops_reading_resumes_byte_exact() {
 
 #[test]
 fn a_stalled_http2_connection_is_closed_after_the_send_timeout() {
-    let server = Example::start(root(), &["--send-timeout", "1"]);
-    let (status, _) = get(server.addr, "small.bin").unwrap();
-    assert_eq!(status, 200);
-    let quiet = settled(|| server.open_fds());
-    let mut stalled = h2c_get(server.addr, "big.bin", "bytes=0-67108863");
-    assert!(
-        eventually(Duration::from_secs(5), || server.open_fds() >= quiet + 2),
-        "{} descriptors, {quiet} when quiet",
-        server.open_fds()
-    );
-    // Writes wait in the gathered buffer's drain: the deadline still applies there.
-    assert!(
-        eventually(Duration::from_secs(10), || server.open_fds() == quiet),
-        "the stalled connection still holds {} descriptors, {quiet} when quiet",
-        server.open_fds()
-    );
-    let log = server.requests("big.bin");
-    assert_eq!(log.len(), 1, "{log:?}");
-    assert!(!log[0].complete && log[0].bytes < BIG as u64, "{log:?}");
-    assert!(closed(&mut stalled, Duration::from_secs(5)));
+    // Its writes wait in the gathered buffer's drain: the deadline applies there too.
+    assert_stalled_connection_closed(|addr| h2c_get(addr, "big.bin", "bytes=0-67108863"));
 }
 
 #[test]
