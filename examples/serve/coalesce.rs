@@ -7,9 +7,11 @@
 //! with HTTP/2's preface, [`Gathered`] copies what hyper writes into one buffer, a
 //! flush leaves it there, and [`Turn`], around the connection's future, writes the
 //! buffer out each time that future has been polled: one `write` for all the frames
-//! that one turn made. Everything buffered is written before the task waits, so no
+//! that one turn made, then a flush of the stream beneath (TLS keeps what the socket
+//! refused until flushed). Everything buffered is written before the task waits, so no
 //! frame waits for a later one. HTTP/1.1, which already writes a head and a body chunk
-//! together, is passed through untouched.
+//! together, is passed through untouched; so is a connection until its first bytes
+//! have told the two apart.
 
 use std::future::Future;
 use std::io;
@@ -33,6 +35,7 @@ pub(crate) fn gather<T>(io: T) -> (Gathered<T>, Drain<T>) {
         buf: Vec::new(),
         blocked: false,
         http2: None,
+        matched: 0,
     }));
     (Gathered(shared.clone()), Drain(shared))
 }
@@ -45,11 +48,20 @@ struct Shared<T> {
     blocked: bool,
     // Whether the connection speaks HTTP/2, once its first bytes have been read.
     http2: Option<bool>,
+    // How many of the connection's first bytes matched the preface, while undecided.
+    matched: usize,
 }
 
 impl<T: AsyncWrite + Unpin> Shared<T> {
-    /// Writes out what is buffered.
+    /// Writes out what is buffered, and flushes the stream beneath: TLS takes bytes
+    /// into its own buffer and sends what the socket refused only when written to
+    /// again or flushed.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.buf.is_empty() && !self.blocked {
+            // A turn that wrote nothing: an idle connection holds no buffer.
+            self.buf = Vec::new();
+            return Poll::Ready(Ok(()));
+        }
         let mut written = 0;
         while written < self.buf.len() {
             match Pin::new(&mut self.io).poll_write(cx, &self.buf[written..]) {
@@ -67,14 +79,35 @@ impl<T: AsyncWrite + Unpin> Shared<T> {
                 }
             }
         }
-        // A connection that is not sending holds no buffer.
-        self.buf = Vec::new();
-        self.blocked = false;
+        // Kept for the next turn while the connection is sending.
+        self.buf.clear();
+        self.blocked = Pin::new(&mut self.io).poll_flush(cx)?.is_pending();
+        if self.blocked {
+            return Poll::Pending;
+        }
         Poll::Ready(Ok(()))
     }
 
     fn gathering(&self) -> bool {
         self.http2 == Some(true)
+    }
+}
+
+impl<T> Shared<T> {
+    /// Decides the protocol from the connection's first bytes, `read` being the next
+    /// of them: HTTP/2 once the whole preface has come, HTTP/1.1 at the first byte
+    /// that differs from it (a `POST` begins as the preface does).
+    fn sniff(&mut self, read: &[u8]) {
+        let expected = &PREFACE[self.matched..];
+        let n = read.len().min(expected.len());
+        if read[..n] != expected[..n] {
+            self.http2 = Some(false);
+        } else {
+            self.matched += n;
+            if self.matched == PREFACE.len() {
+                self.http2 = Some(true);
+            }
+        }
     }
 }
 
@@ -101,10 +134,8 @@ impl<T: AsyncRead + Unpin> AsyncRead for Gathered<T> {
         let mut shared = lock(&self.0);
         let before = buf.filled().len();
         ready!(Pin::new(&mut shared.io).poll_read(cx, buf))?;
-        let read = &buf.filled()[before..];
-        if shared.http2.is_none() && !read.is_empty() {
-            let n = read.len().min(PREFACE.len());
-            shared.http2 = Some(read[..n] == PREFACE[..n]);
+        if shared.http2.is_none() {
+            shared.sniff(&buf.filled()[before..]);
         }
         Poll::Ready(Ok(()))
     }
@@ -234,11 +265,14 @@ mod tests {
         // How many more bytes the socket takes before it is full; `None`: no limit.
         room: Option<usize>,
         fail: bool,
+        // As TLS does: writes are taken into `held`, and reach `bytes` when flushed.
+        holds: bool,
+        held: Vec<u8>,
     }
 
-    /// A socket that yields `first` to its first read, and records its writes.
+    /// A socket whose reads yield `reads` one by one, and which records its writes.
     struct Socket {
-        first: &'static [u8],
+        reads: Vec<&'static [u8]>,
         log: Arc<Mutex<Log>>,
     }
 
@@ -248,7 +282,9 @@ mod tests {
             _: &mut Context<'_>,
             buf: &mut ReadBuf<'_>,
         ) -> Poll<io::Result<()>> {
-            buf.put_slice(std::mem::take(&mut self.first));
+            if !self.reads.is_empty() {
+                buf.put_slice(self.reads.remove(0));
+            }
             Poll::Ready(Ok(()))
         }
     }
@@ -271,7 +307,11 @@ mod tests {
                 *room -= n;
             }
             log.writes.push(n);
-            log.bytes.extend_from_slice(&buf[..n]);
+            if log.holds {
+                log.held.extend_from_slice(&buf[..n]);
+            } else {
+                log.bytes.extend_from_slice(&buf[..n]);
+            }
             Poll::Ready(Ok(n))
         }
 
@@ -291,6 +331,9 @@ mod tests {
         }
 
         fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            let mut log = self.log.lock().unwrap();
+            let held = std::mem::take(&mut log.held);
+            log.bytes.extend(held);
             Poll::Ready(Ok(()))
         }
 
@@ -299,17 +342,19 @@ mod tests {
         }
     }
 
-    /// A connection on a socket whose first read yields `first`, the head read.
-    fn connection(first: &'static [u8]) -> (Gathered<Socket>, Drain<Socket>, Arc<Mutex<Log>>) {
+    /// A connection whose first bytes come in `reads`, all read.
+    fn connection(reads: &[&'static [u8]]) -> (Gathered<Socket>, Drain<Socket>, Arc<Mutex<Log>>) {
         let log = Arc::new(Mutex::new(Log::default()));
         let (mut io, drain) = gather(Socket {
-            first,
+            reads: reads.to_vec(),
             log: log.clone(),
         });
-        let mut storage = [0; 64];
-        let mut buf = ReadBuf::new(&mut storage);
         let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
-        assert!(Pin::new(&mut io).poll_read(&mut cx, &mut buf).is_ready());
+        for _ in reads {
+            let mut storage = [0; 64];
+            let mut buf = ReadBuf::new(&mut storage);
+            assert!(Pin::new(&mut io).poll_read(&mut cx, &mut buf).is_ready());
+        }
         (io, drain, log)
     }
 
@@ -345,10 +390,10 @@ mod tests {
         future.poll(&mut cx)
     }
 
-    /// Writes three frames in one turn on a connection whose first bytes are `first`,
-    /// checks what reached the socket, and returns the socket's writes.
-    fn one_turn_of_three_frames(first: &'static [u8]) -> Vec<usize> {
-        let (mut io, drain, log) = connection(first);
+    /// Writes three frames in one turn on a connection whose first bytes come in
+    /// `reads`, checks what reached the socket, and returns the socket's writes.
+    fn one_turn_of_three_frames(reads: &[&'static [u8]]) -> Vec<usize> {
+        let (mut io, drain, log) = connection(reads);
         let conn = write_frames(&mut io, 3);
         let mut turn = std::pin::pin!(Turn::new(conn, drain));
         assert!(matches!(poll(turn.as_mut()), Poll::Ready(Ok(()))));
@@ -357,19 +402,44 @@ mod tests {
         log.writes.clone()
     }
 
+    const GATHERED: [usize; 1] = [3 * (9 + 16 * 1024)];
+    const PASSED_THROUGH: [usize; 3] = [9 + 16 * 1024; 3];
+
     #[test]
     fn one_write_for_the_frames_of_a_turn() {
-        assert_eq!(one_turn_of_three_frames(PREFACE), [3 * (9 + 16 * 1024)]);
+        assert_eq!(one_turn_of_three_frames(&[PREFACE]), GATHERED);
     }
 
     #[test]
     fn http1_is_passed_through() {
-        assert_eq!(one_turn_of_three_frames(HTTP1), [9 + 16 * 1024; 3]);
+        assert_eq!(one_turn_of_three_frames(&[HTTP1]), PASSED_THROUGH);
+    }
+
+    #[test]
+    fn the_preface_may_come_in_pieces_and_a_post_is_not_taken_for_it() {
+        assert_eq!(
+            one_turn_of_three_frames(&[b"PRI", b" * HTTP/2.0\r\n"]),
+            GATHERED
+        );
+        assert_eq!(
+            one_turn_of_three_frames(&[b"P", b"OST / HTTP/1.1\r\n"]),
+            PASSED_THROUGH
+        );
+    }
+
+    #[test]
+    fn what_tls_holds_beneath_is_flushed_at_the_turns_end() {
+        let (mut io, drain, log) = connection(&[PREFACE]);
+        log.lock().unwrap().holds = true;
+        let conn = write_frames(&mut io, 3);
+        let mut turn = std::pin::pin!(Turn::new(conn, drain));
+        assert!(matches!(poll(turn.as_mut()), Poll::Ready(Ok(()))));
+        assert_eq!(log.lock().unwrap().bytes, frames(3));
     }
 
     #[test]
     fn a_stalled_client_holds_one_turn() {
-        let (mut io, drain, log) = connection(PREFACE);
+        let (mut io, drain, log) = connection(&[PREFACE]);
         log.lock().unwrap().room = Some(10_000);
         let conn = write_frames(&mut io, 8);
         let mut turn = std::pin::pin!(Turn::new(conn, drain));
@@ -390,7 +460,7 @@ mod tests {
 
     #[test]
     fn a_failed_write_fails_the_connection() {
-        let (mut io, drain, log) = connection(PREFACE);
+        let (mut io, drain, log) = connection(&[PREFACE]);
         log.lock().unwrap().fail = true;
         let conn = async {
             write_frames(&mut io, 1).await?;
