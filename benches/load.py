@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 
+from ports import wait_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "target", "load")
 GIB = 1 << 30
@@ -47,16 +49,6 @@ def make_data():
         with open(path, "rb") as f:  # into page cache
             while f.read(1 << 24):
                 pass
-
-
-def wait_port(port):
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 SERVER_CPU, CLIENT_CPU = "0", "1"
