@@ -1,6 +1,7 @@
 //! One connection: hyper's settings, and the deadlines that keep a slow or silent client
 //! from holding a connection, its file handles and its buffers for ever.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -62,17 +63,22 @@ impl InFlight {
     }
 }
 
-/// Serves one connection until the client leaves, a deadline passes, or `watcher`
-/// says the server is shutting down: HTTP/1.1 or HTTP/2 (prior knowledge) on plain
-/// TCP, or over TLS with `tls`, where ALPN chooses.
-pub(crate) async fn serve<S, B>(
-    stream: TcpStream,
-    tls: Option<TlsAcceptor>,
-    service: S,
-    limits: Limits,
-    watcher: Watcher,
-) where
-    S: Service<Request<Incoming>, Response = Response<B>, Error = std::convert::Infallible>
+/// What a connection is served with: a service of hyper's requests, cloned for each
+/// HTTP/2 stream, whose responses have bodies of `Bytes`.
+pub(crate) trait Handler:
+    Service<Request<Incoming>, Response = Response<Self::Body>, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + 'static
+{
+    type Body: Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + 'static;
+}
+
+impl<S, B> Handler for S
+where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
         + Clone
         + Send
         + 'static,
@@ -80,6 +86,19 @@ pub(crate) async fn serve<S, B>(
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    type Body = B;
+}
+
+/// Serves one connection until the client leaves, a deadline passes, or `watcher`
+/// says the server is shutting down: HTTP/1.1 or HTTP/2 (prior knowledge) on plain
+/// TCP, or over TLS with `tls`, where ALPN chooses.
+pub(crate) async fn serve<S: Handler>(
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    service: S,
+    limits: Limits,
+    watcher: Watcher,
+) {
     let in_flight = Arc::new(InFlight::default());
     // Beneath TLS, so the handshake has the header deadline too.
     let io = Deadlines::new(stream, limits, in_flight.clone());
@@ -94,16 +113,10 @@ pub(crate) async fn serve<S, B>(
 }
 
 /// Serves HTTP/1.1 or HTTP/2 on `io`, whichever the client speaks.
-async fn serve_http<IO, S, B>(io: IO, service: RequestLog<S>, watcher: Watcher)
+async fn serve_http<IO, S>(io: IO, service: RequestLog<S>, watcher: Watcher)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: Service<Request<Incoming>, Response = Response<B>, Error = std::convert::Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: Handler,
 {
     let service = TowerToHyperService::new(service);
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
