@@ -1,9 +1,9 @@
 //! The baseline of `benches/object_store.py`: one S3 object streamed straight from the
 //! store with `object_store`, in this process, with no HTTP server in between; the
-//! client is built as `examples/object_store` builds it.
+//! client is built as `tower-range-serve --store` builds it.
 //!
 //! ```text
-//! AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… cargo bench --features object-store \
+//! AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… cargo bench -p tower-range-serve \
 //!     --bench store_direct -- --endpoint http://127.0.0.1:9000 --bucket media --key big.bin [--rounds 3]
 //! ```
 //!
@@ -54,7 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     };
     // object_store's HTTP client is built on rustls without a default crypto provider.
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
-    // As examples/object_store with its default flags: path-style requests, the
+    // As `tower-range-serve --store` with its default flags: path-style requests, the
     // default timeout (30 s) and retries (10).
     let store = AmazonS3Builder::from_env()
         .with_endpoint(&endpoint)

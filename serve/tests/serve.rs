@@ -1,4 +1,4 @@
-//! The real `examples/serve` binary against hostile and careless clients, over real TCP:
+//! The real `tower-range-serve` binary against hostile and careless clients, over real TCP:
 //! running out of file descriptors, half-written heads, idle and stalled connections
 //! (HTTP/1.1 and HTTP/2), a connection cap, and a graceful shutdown.
 #![cfg(target_os = "linux")]
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use support::example::Example;
+use support::server::Server;
 
 const SMALL: usize = 100_000;
 const BIG: usize = 64 << 20;
@@ -20,7 +20,7 @@ const BIG: usize = 64 << 20;
 fn root() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("serve-example");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("serve-root");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("small.bin"), support::content(SMALL)).unwrap();
         std::fs::write(dir.join("big.bin"), support::content(BIG)).unwrap();
@@ -101,7 +101,7 @@ fn closed(stream: &mut TcpStream, wait: Duration) -> bool {
 
 #[test]
 fn running_out_of_file_descriptors_does_not_stop_the_server() {
-    let mut server = Example::start_under(&["prlimit", "--nofile=64:64", "--"], root(), &[]);
+    let mut server = Server::start_under(&["prlimit", "--nofile=64:64", "--"], root(), &[]);
     let conns: Vec<TcpStream> = (0..100)
         .map(|_| TcpStream::connect(server.addr).unwrap())
         .collect();
@@ -132,7 +132,7 @@ fn running_out_of_file_descriptors_does_not_stop_the_server() {
 
 #[test]
 fn half_written_heads_are_closed_after_the_header_timeout() {
-    let server = Example::start(root(), &["--header-timeout", "1"]);
+    let server = Server::start(root(), &["--header-timeout", "1"]);
     let sent = Instant::now();
     let mut halves: Vec<TcpStream> = (0..500)
         .map(|_| {
@@ -170,7 +170,7 @@ fn half_written_heads_are_closed_after_the_header_timeout() {
 
 #[test]
 fn idle_connections_are_closed_after_the_idle_timeout_not_the_header_timeout() {
-    let server = Example::start(root(), &["--header-timeout", "1", "--idle-timeout", "3"]);
+    let server = Server::start(root(), &["--header-timeout", "1", "--idle-timeout", "3"]);
     let mut stream = TcpStream::connect(server.addr).unwrap();
     send_get(&mut stream, "small.bin", "");
     let (status, _) = read_response(&mut stream).unwrap();
@@ -192,7 +192,7 @@ fn idle_connections_are_closed_after_the_idle_timeout_not_the_header_timeout() {
 /// asks for `big.bin` and reads nothing, and checks that the server closes it and lets
 /// its descriptors go, having logged an incomplete response.
 fn assert_stalled_connection_closed(stall: impl FnOnce(SocketAddr) -> TcpStream) {
-    let server = Example::start(root(), &["--send-timeout", "1"]);
+    let server = Server::start(root(), &["--send-timeout", "1"]);
     // The server holds its listener and runtime descriptors; count them when quiet.
     let (status, _) = get(server.addr, "small.bin").unwrap();
     assert_eq!(status, 200);
@@ -300,7 +300,7 @@ fn h2_body(stream: &mut TcpStream) -> Vec<u8> {
 
 #[test]
 fn an_http2_connection_that_stops_reading_resumes_byte_exact() {
-    let server = Example::start(root(), &[]);
+    let server = Server::start(root(), &[]);
     let (first, len) = (1_000_000, 48 << 20);
     let range = format!("bytes={first}-{}", first + len - 1);
     let mut stream = h2c_get(server.addr, "big.bin", &range);
@@ -331,7 +331,7 @@ fn a_stalled_http2_connection_is_closed_after_the_send_timeout() {
 
 #[test]
 fn connections_past_the_cap_wait_until_one_closes() {
-    let mut server = Example::start(root(), &["--max-connections", "2"]);
+    let mut server = Server::start(root(), &["--max-connections", "2"]);
     let mut held: Vec<TcpStream> = (0..2)
         .map(|_| {
             let mut s = TcpStream::connect(server.addr).unwrap();
@@ -363,7 +363,7 @@ fn connections_past_the_cap_wait_until_one_closes() {
 
 #[test]
 fn sigterm_refuses_new_connections_and_lets_a_download_finish() {
-    let mut server = Example::start(root(), &["--grace", "20"]);
+    let mut server = Server::start(root(), &["--grace", "20"]);
     let addr = server.addr;
     let download = std::thread::spawn(move || {
         let mut stream = TcpStream::connect(addr).unwrap();

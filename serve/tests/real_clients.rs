@@ -1,10 +1,9 @@
-//! Real clients nobody on the team wrote, against the real `examples/serve` binary on
+//! Real clients nobody on the team wrote, against the real `tower-range-serve` binary on
 //! 127.0.0.1: headless Chromium (over WebDriver), ffprobe and ffmpeg, curl, wget and
 //! aria2c. Test media are generated with ffmpeg at test time.
 //!
-//! Runs with `--features e2e` (CI runs `--all-features`); a missing tool fails the test.
+//! A missing tool fails the test (`.ci/run` installs them all).
 //! Debian: `apt-get install chromium chromium-driver ffmpeg curl wget aria2`.
-#![cfg(feature = "e2e")]
 
 mod support;
 
@@ -14,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::example::Example;
+use support::server::Server;
 
 /// The directory of test media, made once per test run.
 fn media() -> &'static Path {
@@ -66,9 +65,9 @@ fn tool(name: &str) -> Command {
     Command::new(name)
 }
 
-/// `examples/serve`, built by `cargo test`, serving the media directory.
-fn serve_media() -> Example {
-    Example::start(media(), &[])
+/// The server, built by `cargo test`, serving the media directory.
+fn serve_media() -> Server {
+    Server::start(media(), &[])
 }
 
 fn run(cmd: &mut Command) -> Vec<u8> {
@@ -108,7 +107,7 @@ fn curl_over_http2_single_suffix_and_multipart_ranges_are_byte_exact() {
 
 /// `-r 1000-1999`, `-r -500` and `-r 0-99,200-299` of `big.bin` with curl and `args`,
 /// byte for byte (the multipart parts parsed by the test's own reader).
-fn curl_ranges(server: &Example, args: &[&str]) {
+fn curl_ranges(server: &Server, args: &[&str]) {
     let big = file("big.bin");
     let url = server.url("big.bin");
     let body = run(tool("curl")
@@ -144,7 +143,7 @@ fn curl_ranges(server: &Example, args: &[&str]) {
 /// The HTTP versions of the requests for `path` in the server's log, once it has at
 /// least `count` of them (a request is logged when its body is done, which may be just
 /// after the client has its last byte), or after 5 s.
-fn versions(server: &Example, path: &str, count: usize) -> Vec<String> {
+fn versions(server: &Server, path: &str, count: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(5);
     while server.requests(path).len() < count && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
@@ -190,9 +189,9 @@ impl TlsFiles {
     }
 
     /// The media directory over HTTPS with this certificate.
-    fn serve_media(&self) -> Example {
+    fn serve_media(&self) -> Server {
         let (cert, key) = (self.cert.to_str().unwrap(), self.key.to_str().unwrap());
-        Example::start(media(), &["--tls-cert", cert, "--tls-key", key])
+        Server::start(media(), &["--tls-cert", cert, "--tls-key", key])
     }
 }
 
@@ -203,7 +202,7 @@ impl Drop for TlsFiles {
 }
 
 #[test]
-fn serve_example_refuses_escapes_and_revalidates() {
+fn server_refuses_escapes_and_revalidates() {
     let server = serve_media();
     let status = |args: &[&str]| {
         let out = run(tool("curl")
@@ -290,8 +289,8 @@ fn other_date_formats(imf: &str) -> (String, String) {
 }
 
 #[test]
-fn serve_example_answers_preconditions_before_ranges() {
-    // The issue's five requests, as curl sends them to the example, whose handler knows
+fn server_answers_preconditions_before_ranges() {
+    // The issue's five requests, as curl sends them to the server, whose handler knows
     // nothing of preconditions.
     let server = serve_media();
     let url = server.url("big.bin");
@@ -643,7 +642,7 @@ fn chromium_plays_and_seeks_over_https_and_http2() {
 /// `player.html` from `server` in `browser`: a `<video>` plays the MP4 and the WebM, an
 /// `<audio>` the MP3, each seeks to 10, 40 and 55 s, and the server's log shows the
 /// ranges asked.
-fn plays_and_seeks(server: &Example, browser: &Browser) {
+fn plays_and_seeks(server: &Server, browser: &Browser) {
     browser.call("POST", "/timeouts", &json!({"script": 120_000}));
     browser.call("POST", "/url", &json!({"url": server.url("player.html")}));
     let script = "const [muted, done] = arguments; \

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Load benchmark: examples/serve against its own handler without the layer,
+"""Load benchmark: tower-range-serve against its own handler without the layer,
 tower-http's ServeDir, and nginx (when installed), in one run, alternating.
 
-    python3 benches/load.py [--seconds 8] [--rounds 2] [--paused 200] [--read-chunk KIB]
+    python3 serve/benches/load.py [--seconds 8] [--rounds 2] [--paused 200] [--read-chunk KIB]
 
 Needs wrk, and for HTTP/2 h2load (Debian: apt-get install wrk nginx-light
 nghttp2-client). Builds the release examples, makes a 1 GiB file under target/load/,
@@ -28,7 +28,8 @@ import time
 
 from ports import wait_port
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The workspace: serve/benches/ is two levels below it.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(ROOT, "target", "load")
 GIB = 1 << 30
 TICK = os.sysconf("SC_CLK_TCK")
@@ -100,12 +101,13 @@ def bench_binary(name):
 
 
 def start_servers(base, read_chunk=None):
-    release = os.path.join(ROOT, "target", "release", "examples")
+    release = os.path.join(ROOT, "target", "release")
+    examples = os.path.join(release, "examples")
     chunk = ["--read-chunk", str(read_chunk)] if read_chunk else []
     servers = [
-        Server("tower-range (serve)", [f"{release}/serve", "--root", DATA, "--addr", f"127.0.0.1:{base}"] + chunk, base),
-        Server("handler alone (--no-layer)", [f"{release}/serve", "--root", DATA, "--addr", f"127.0.0.1:{base + 1}", "--no-layer"], base + 1),
-        Server("tower-http ServeDir", [f"{release}/serve_dir", "--root", DATA, "--addr", f"127.0.0.1:{base + 2}"], base + 2),
+        Server("tower-range (serve)", [f"{release}/tower-range-serve", "--root", DATA, "--addr", f"127.0.0.1:{base}"] + chunk, base),
+        Server("handler alone (--no-layer)", [f"{release}/tower-range-serve", "--root", DATA, "--addr", f"127.0.0.1:{base + 1}", "--no-layer"], base + 1),
+        Server("tower-http ServeDir", [f"{examples}/serve_dir", "--root", DATA, "--addr", f"127.0.0.1:{base + 2}"], base + 2),
     ]
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
     if nginx:
@@ -260,13 +262,16 @@ def main():
     ap.add_argument("--paused", type=int, default=200)
     ap.add_argument("--port", type=int, default=3100)
     ap.add_argument("--paused-only", action="store_true", help="only the paused-client soak")
-    ap.add_argument("--read-chunk", type=int, help="RangeLayer::read_chunk of examples/serve, in KiB")
+    ap.add_argument("--read-chunk", type=int, help="RangeLayer::read_chunk of tower-range-serve, in KiB")
     args = ap.parse_args()
     for tool in ("wrk", "h2load", "taskset"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is not installed (apt-get install wrk nghttp2-client util-linux)")
-    subprocess.run(["cargo", "build", "-q", "--release", "--examples"], cwd=ROOT, check=True)
-    subprocess.run(["cargo", "bench", "-q", "--no-run", "--bench", "loopback"], cwd=ROOT, check=True,
+    subprocess.run(["cargo", "build", "-q", "--release", "-p", "tower-range-serve"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "-q", "--release", "-p", "tower-range", "--example", "serve_dir"], cwd=ROOT,
+                   check=True)
+    subprocess.run(["cargo", "bench", "-q", "--no-run", "-p", "tower-range-serve", "--bench", "loopback"], cwd=ROOT,
+                   check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     make_data()
     lua = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)

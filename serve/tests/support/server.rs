@@ -1,14 +1,14 @@
-//! The real `examples/serve` binary, started on 127.0.0.1 with its request log read.
+//! The real `tower-range-serve` binary, started on 127.0.0.1 with its request log read.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A running `examples/serve`, killed when dropped.
-pub struct Example {
+/// A running `tower-range-serve`, killed when dropped.
+pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     /// `http` or `https`.
@@ -16,41 +16,32 @@ pub struct Example {
     log: Arc<Mutex<Vec<String>>>,
 }
 
-/// The path of an example binary, which `cargo test` builds beside the tests.
-pub fn binary(name: &str) -> PathBuf {
-    // tests/… runs from target/<profile>/deps; examples sit beside deps.
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name)
-}
+/// The server binary, which `cargo test` builds for the tests of its crate.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_tower-range-serve");
 
-impl Example {
+impl Server {
     /// Serves `root` on a free port with `args` on top of `--root` and `--addr`.
     pub fn start(root: &Path, args: &[&str]) -> Self {
         Self::start_under(&[], root, args)
     }
 
-    /// As [`Example::start`], run by a `wrapper` command such as
+    /// As [`Server::start`], run by a `wrapper` command such as
     /// `["prlimit", "--nofile=64", "--"]`.
     pub fn start_under(wrapper: &[&str], root: &Path, args: &[&str]) -> Self {
         let root = root.to_str().unwrap();
         let mut all = vec!["--root", root, "--addr", "127.0.0.1:0"];
         all.extend_from_slice(args);
-        Self::launch("serve", wrapper, &all, &[])
+        Self::launch(wrapper, &all, &[])
     }
 
-    /// Starts the example `name` with `args` and `env`, under `wrapper`, and waits for
-    /// the URL it prints.
-    pub fn launch(name: &str, wrapper: &[&str], args: &[&str], env: &[(&str, &str)]) -> Self {
+    /// Starts the server with `args` and `env`, under `wrapper`, and waits for the URL
+    /// it prints.
+    pub fn launch(wrapper: &[&str], args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = match wrapper {
-            [] => Command::new(binary(name)),
+            [] => Command::new(BINARY),
             [program, rest @ ..] => {
                 let mut command = Command::new(program);
-                command.args(rest).arg(binary(name));
+                command.args(rest).arg(BINARY);
                 command
             }
         };
@@ -61,7 +52,7 @@ impl Example {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("{}: {e}", binary(name).display()));
+            .unwrap_or_else(|e| panic!("{BINARY}: {e}"));
         let mut first = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut first)
@@ -140,7 +131,7 @@ impl Example {
     }
 }
 
-impl Drop for Example {
+impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

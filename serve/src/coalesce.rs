@@ -349,7 +349,7 @@ mod tests {
             reads: reads.to_vec(),
             log: log.clone(),
         });
-        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        let mut cx = Context::from_waker(std::task::Waker::noop());
         for _ in reads {
             let mut storage = [0; 64];
             let mut buf = ReadBuf::new(&mut storage);
@@ -386,7 +386,7 @@ mod tests {
     }
 
     fn poll<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
-        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        let mut cx = Context::from_waker(std::task::Waker::noop());
         future.poll(&mut cx)
     }
 

@@ -1,4 +1,4 @@
-//! `examples/object_store` against a real S3-compatible server (moto's, started by each
+//! `tower-range-serve --store` against a real S3-compatible server (moto's, started by each
 //! test), through a proxy that counts the store's requests and bytes and can break
 //! them: every range form, exact bytes, one ranged `GET` per range, a paused client, a
 //! pause longer than the store's timeout, an object replaced mid-response, and a store
@@ -6,7 +6,6 @@
 //!
 //! Needs `moto_server` on `PATH` (`pip install 'moto[server]'`; `.ci/run` installs it in
 //! a virtual environment); a missing one fails the tests.
-#![cfg(feature = "object-store")]
 
 mod support;
 
@@ -20,7 +19,7 @@ use bytes::Bytes;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::{Attribute, Attributes, ObjectStore, PutOptions};
-use support::example::Example;
+use support::server::Server;
 use support::{content, request_to, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -273,17 +272,19 @@ impl Store {
             .unwrap();
     }
 
-    /// `examples/object_store` serving the bucket through the proxy, with `args`.
-    fn serve(&self, args: &[&str]) -> Example {
+    /// The server serving the bucket through the proxy, with `args`.
+    fn serve(&self, args: &[&str]) -> Server {
         let endpoint = format!("http://{}", self.proxy.addr);
-        let mut all = vec!["--endpoint", &endpoint, "--bucket", BUCKET];
-        all.extend_from_slice(&["--addr", "127.0.0.1:0"]);
+        let url = format!("s3://{BUCKET}");
+        let mut all = vec!["--store", &url, "--addr", "127.0.0.1:0"];
         all.extend_from_slice(args);
         let env = [
             ("AWS_ACCESS_KEY_ID", "testing"),
             ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_ENDPOINT", &endpoint),
+            ("AWS_ALLOW_HTTP", "true"),
         ];
-        Example::launch("object_store", &[], &all, &env)
+        Server::launch(&[], &all, &env)
     }
 }
 
@@ -295,13 +296,13 @@ fn big(version: u8) -> Bytes {
         .into()
 }
 
-/// A `HEAD` of `key`, which puts its metadata in the example's cache; its `ETag`.
-async fn warm(server: &Example, key: &str) -> String {
+/// A `HEAD` of `key`, which puts its metadata in the server's cache; its `ETag`.
+async fn warm(server: &Server, key: &str) -> String {
     let head = request_to(server.addr, "HEAD", &format!("/{key}"), &[]).await;
     head.header("etag").expect("an ETag").to_owned()
 }
 
-async fn get(server: &Example, key: &str, headers: &[(&str, &str)]) -> Reply {
+async fn get(server: &Server, key: &str, headers: &[(&str, &str)]) -> Reply {
     request_to(server.addr, "GET", &format!("/{key}"), headers).await
 }
 
@@ -322,7 +323,7 @@ async fn settled(read: impl Fn() -> u64) -> u64 {
 /// A client that asks for `range` of `key` with a 16 KiB receive buffer, reads the head
 /// and `first` bytes of the body, and returns the connection and what it read.
 async fn slow_client(
-    server: &Example,
+    server: &Server,
     key: &str,
     range: &str,
     first: usize,

@@ -1,13 +1,16 @@
-//! A static-file server whose handler knows nothing of ranges or conditionals, wrapped
-//! in `RangeLayer`, and fit for clients that are slow, careless or hostile.
+//! `tower-range-serve`: a file or object server whose handlers know nothing of ranges
+//! or conditionals, wrapped in `RangeLayer`, and fit for clients that are slow,
+//! careless or hostile.
 //!
 //! ```text
-//! cargo run --release --example serve -- --root ./media --addr 127.0.0.1:3000
+//! cargo run --release -p tower-range-serve -- --root ./media --addr 127.0.0.1:3000
 //! curl -r 0-99 http://127.0.0.1:3000/video.mp4
 //! ```
 //!
-//! - `files.rs`: the handler. Whole files, `ETag`, `Last-Modified`, `Content-Type`, and a
-//!   `RangeSource` so that the layer reads each range at its offset.
+//! - `files.rs`: the handler for `--root`. Whole files, `ETag`, `Last-Modified`,
+//!   `Content-Type`, and a `RangeSource` so that the layer reads each range at its offset.
+//! - `store.rs`: the handler for `--store`: objects of a bucket, each with a
+//!   `RangeSource` that fetches a range from the store as the client reads it.
 //! - `connection.rs`: hyper's settings, and deadlines for request heads, idle
 //!   connections and clients that stop reading.
 //! - `coalesce.rs`: one write for the HTTP/2 frames of each turn of a connection,
@@ -25,6 +28,7 @@ mod coalesce;
 mod connection;
 mod files;
 mod log;
+mod store;
 mod tls;
 
 use std::net::SocketAddr;
@@ -34,22 +38,45 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tower::{service_fn, ServiceBuilder};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
+use tower::{service_fn, Layer};
 use tower_range::RangeLayer;
 
-use crate::connection::Limits;
+use crate::connection::{Handler, Limits};
 use crate::files::Root;
+use crate::store::{Bucket, StoreOptions};
 
-/// Serves the files of a directory over HTTP/1.1 and HTTP/2 (prior knowledge on plain
-/// TCP, ALPN over TLS), with ranges and conditional requests answered by `RangeLayer`.
+/// Serves the files of a directory, or the objects of a bucket, over HTTP/1.1 and
+/// HTTP/2 (prior knowledge on plain TCP, ALPN over TLS), with ranges and conditional
+/// requests answered by `RangeLayer`.
 #[derive(Debug, Parser)]
+#[command(name = "tower-range-serve", version)]
 struct Args {
     /// The directory to serve.
-    #[arg(long, default_value = ".")]
+    #[arg(long, default_value = ".", conflicts_with = "store")]
     root: PathBuf,
+    /// The bucket to serve instead of a directory: `s3://BUCKET[/PREFIX]`. Credentials,
+    /// region and endpoint come from the environment (`AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`).
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+    /// With `--store`: seconds one store request may take, its body included
+    /// (object_store's default). A client that pauses longer breaks the stream; the
+    /// layer's source then asks for the rest of its range again.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    store_timeout: u64,
+    /// With `--store`: retries of a failed store request (object_store's default).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    store_retries: usize,
+    /// With `--store`: seconds an object's metadata is reused before the store is asked
+    /// again; 0 asks for every request. A replaced object is seen within this time;
+    /// until then its responses fail (each `GET` carries the old `ETag` as `If-Match`),
+    /// never mixing versions.
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    metadata_ttl: u64,
     /// The address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
@@ -98,7 +125,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
-    let root = Arc::new(Root::open(&args.root)?);
+    match &args.store {
+        Some(url) => {
+            let options = StoreOptions {
+                timeout: Duration::from_secs(args.store_timeout),
+                retries: args.store_retries,
+                metadata_ttl: Duration::from_secs(args.metadata_ttl),
+            };
+            let bucket = Arc::new(Bucket::open(url, options)?);
+            let handler = service_fn(move |req| store::serve_object(bucket.clone(), req));
+            run(&args, url, handler).await
+        }
+        None => {
+            let root = Arc::new(Root::open(&args.root)?);
+            let name = root.path.display().to_string();
+            let handler = service_fn(move |req| files::serve_file(root.clone(), req));
+            run(&args, &name, handler).await
+        }
+    }
+}
+
+/// Accepts connections and serves each with `handler`, wrapped in the layer unless
+/// `--no-layer`, until SIGINT or SIGTERM; then lets the connections left finish.
+async fn run<H: Handler>(
+    args: &Args,
+    name: &str,
+    handler: H,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let limits = Limits {
         header: Duration::from_secs(args.header_timeout),
         idle: Duration::from_secs(args.idle_timeout),
@@ -118,11 +171,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     let listener = TcpListener::bind(args.addr).await?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    println!(
-        "serving {} on {scheme}://{}/",
-        root.path.display(),
-        listener.local_addr()?
-    );
+    println!("serving {name} on {scheme}://{}/", listener.local_addr()?);
 
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
@@ -148,20 +197,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         // Small responses must not wait for a delayed ACK (Nagle's algorithm), which
         // costs up to 40 ms per response on a kept-alive connection.
         let _ = stream.set_nodelay(true);
-        let root = root.clone();
-        let handler = service_fn(move |req| files::serve_file(root.clone(), req));
-        let (watcher, tls) = (graceful.watcher(), tls.clone());
+        let accepted = Accepted {
+            stream,
+            tls: tls.clone(),
+            limits,
+            watcher: graceful.watcher(),
+            slot,
+        };
         if args.no_layer {
-            tokio::spawn(async move {
-                connection::serve(stream, tls, handler, limits, watcher).await;
-                drop(slot);
-            });
+            accepted.spawn(handler.clone());
         } else {
-            let ranged = ServiceBuilder::new().layer(layer).service(handler);
-            tokio::spawn(async move {
-                connection::serve(stream, tls, ranged, limits, watcher).await;
-                drop(slot);
-            });
+            accepted.spawn(layer.layer(handler.clone()));
         }
     }
 
@@ -175,6 +221,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         Err(_) => tracing::warn!("grace period over; closing the connections left"),
     }
     Ok(())
+}
+
+/// A connection accepted, and what serving it needs.
+struct Accepted {
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    limits: Limits,
+    watcher: Watcher,
+    /// Its place under `--max-connections`, given back when it closes.
+    slot: Option<OwnedSemaphorePermit>,
+}
+
+impl Accepted {
+    /// Serves the connection with `service` on a task of its own.
+    fn spawn<S: Handler>(self, service: S) {
+        tokio::spawn(async move {
+            connection::serve(self.stream, self.tls, service, self.limits, self.watcher).await;
+            drop(self.slot);
+        });
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.

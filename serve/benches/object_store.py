@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Object-store benchmark: examples/object_store serving a 256 MiB object from moto's S3
+"""Object-store benchmark: tower-range-serve --store serving a 256 MiB object from moto's S3
 server, beside a direct object_store download of the same bytes (benches/store_direct.rs,
 one process, no HTTP server), in one run, with per-request latency injected in front
 of the store.
 
-    python3 benches/object_store.py [--seconds 3] [--rounds 5] [--multipart 2]
+    python3 serve/benches/object_store.py [--seconds 3] [--rounds 5] [--multipart 2]
         [--sequential 8] [--latencies 0,10,50] [--no-baseline] [--no-build]
         [--venv target/ci-venv]
 
@@ -54,7 +54,8 @@ import time
 
 from ports import wait_port
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The workspace: serve/benches/ is two levels below it.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORK = os.path.join(ROOT, "target", "object-store-bench")
 BUCKET = "bench"
 BIG, SMALL = "big.bin", "1m.bin"
@@ -92,12 +93,12 @@ def children_cpu():
 def build():
     log("building the release example and the store_direct bench")
     subprocess.run(
-        ["cargo", "build", "-q", "--release", "--features", "object-store", "--example", "object_store"],
+        ["cargo", "build", "-q", "--release", "-p", "tower-range-serve"],
         cwd=ROOT,
         check=True,
     )
     out = subprocess.run(
-        ["cargo", "bench", "--no-run", "--features", "object-store", "--bench", "store_direct",
+        ["cargo", "bench", "--no-run", "-p", "tower-range-serve", "--bench", "store_direct",
          "--message-format", "json"],
         cwd=ROOT,
         check=True,
@@ -114,13 +115,13 @@ def build():
             bench = msg.get("executable") or bench
     if bench is None:
         raise RuntimeError("cargo did not report the store_direct executable")
-    return os.path.join(ROOT, "target", "release", "examples", "object_store"), bench
+    return os.path.join(ROOT, "target", "release", "tower-range-serve"), bench
 
 
 def built():
     """The binaries a previous build left: the example, and the newest store_direct
     bench in target/release/deps."""
-    example = os.path.join(ROOT, "target", "release", "examples", "object_store")
+    example = os.path.join(ROOT, "target", "release", "tower-range-serve")
     deps = os.path.join(ROOT, "target", "release", "deps")
     benches = [os.path.join(deps, f) for f in os.listdir(deps) if re.fullmatch(r"store_direct-[0-9a-f]+", f)]
     if not os.access(example, os.X_OK) or not benches:
@@ -323,14 +324,13 @@ class Proxy:
 
 
 class Example(Process):
-    """examples/object_store serving the bucket from the store at `store_port`."""
+    """tower-range-serve --store serving the bucket from the store at `store_port`."""
 
     def __init__(self, binary, store_port):
         super().__init__(
             "example",
-            [binary, "--endpoint", f"http://127.0.0.1:{store_port}", "--bucket", BUCKET,
-             "--addr", "127.0.0.1:0", "--metadata-ttl", "60"],
-            env=CREDENTIALS,
+            [binary, "--store", f"s3://{BUCKET}", "--addr", "127.0.0.1:0", "--metadata-ttl", "60"],
+            env={**CREDENTIALS, "AWS_ENDPOINT": f"http://127.0.0.1:{store_port}", "AWS_ALLOW_HTTP": "true"},
         )
         deadline = time.monotonic() + 30
         while True:
