@@ -17,6 +17,7 @@ use pin_project_lite::pin_project;
 use crate::body::ResponseBody;
 use crate::config::Config;
 use crate::error::BoxError;
+use crate::field;
 use crate::multipart::{self, Parts};
 use crate::plan::{RangePlan, RangeRequest};
 use crate::range::ByteRange;
@@ -224,8 +225,7 @@ fn set_length(headers: &mut HeaderMap, length: HeaderValue) {
     headers.remove(TRANSFER_ENCODING);
     // One value is replaced in place: `insert` may grow a full map even for a key it
     // holds, an allocation per response. Several values (all equal) all go.
-    let mut values = headers.get_all(CONTENT_LENGTH).iter();
-    if let (Some(_), None) = (values.next(), values.next()) {
+    if field::single(headers.get_all(CONTENT_LENGTH)).is_some() {
         if let Some(value) = headers.get_mut(CONTENT_LENGTH) {
             *value = length;
         }

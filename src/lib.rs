@@ -90,6 +90,7 @@ mod body;
 mod config;
 mod date;
 mod error;
+mod field;
 mod file;
 mod future;
 mod if_range;

@@ -8,6 +8,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body::SizeHint;
 
 use crate::config::{Config, OverLimit};
+use crate::field;
 use crate::if_range;
 use crate::preconditions::{Outcome, Preconditions};
 use crate::range::{self, ByteRange, List, ParsedRange, RangeSpec};
@@ -38,14 +39,8 @@ impl RangeRequest {
             Preconditions::default()
         };
         // A `Range` sent twice is not a valid single field value: ignore it.
-        let mut values = headers.get_all(RANGE).iter();
-        let (range, sent) = match (values.next(), values.next()) {
-            (Some(value), None) => (
-                range::parse(value.as_bytes(), config.max_ranges),
-                Some(value.as_bytes()),
-            ),
-            _ => (None, None),
-        };
+        let sent = field::single(headers.get_all(RANGE)).map(HeaderValue::as_bytes);
+        let range = sent.and_then(|value| range::parse(value, config.max_ranges));
         // A single range without `If-Range` is handed on, so that an inner service that
         // can seek (tower-http's `ServeDir`, a proxy) sends only that range. Its answer is
         // checked against ours in `RangePlan::decide`. With `If-Range` nothing is handed on:
@@ -202,11 +197,8 @@ impl RangePlan {
 impl RangePlan {
     /// Checks an inner `206` or `416` to a range we handed on against our own reading.
     fn check_answer(spec: RangeSpec, headers: &HeaderMap) -> Self {
-        let mut values = headers.get_all(CONTENT_RANGE).iter();
-        let answer = match (values.next(), values.next()) {
-            (Some(value), None) => range::parse_content_range(value.as_bytes()),
-            _ => None,
-        };
+        let answer = field::single(headers.get_all(CONTENT_RANGE))
+            .and_then(|value| range::parse_content_range(value.as_bytes()));
         match answer {
             // An empty representation goes out as an empty `200`, whatever the inner
             // service said (`ServeDir` sends `206` with `bytes 0-0/0`).
