@@ -21,8 +21,8 @@ use crate::field;
 use crate::multipart::{self, Parts};
 use crate::plan::{Answer, BytesFrom, RangePlan, RangeRequest};
 use crate::range::ByteRange;
-use crate::seek::Seek;
 use crate::source::RangeSource;
+use crate::source_reader::SourceReader;
 
 pin_project! {
     /// The future of [`RangeService`](crate::RangeService): the inner response, ranged.
@@ -99,7 +99,7 @@ where
             // The source reads faster than most bodies stream: positioned reads of
             // `read_chunk` bytes, with no copy through an async file's buffer.
             match take_source(&mut parts.extensions, bytes, config) {
-                Some(reader) => ResponseBody::seeking(reader, Parts::single(whole)),
+                Some(reader) => ResponseBody::from_source(reader, Parts::single(whole)),
                 None => ResponseBody::passthrough(body),
             }
         }
@@ -164,8 +164,8 @@ where
             match bytes {
                 BytesFrom::Nothing => ResponseBody::empty(),
                 _ => match take_source(&mut parts.extensions, bytes, config) {
-                    Some(reader) => ResponseBody::seeking(reader, schedule),
-                    None => ResponseBody::skipping(body, schedule),
+                    Some(reader) => ResponseBody::from_source(reader, schedule),
+                    None => ResponseBody::from_inner(body, schedule),
                 },
             }
         }
@@ -193,12 +193,12 @@ fn take_source(
     extensions: &mut http::Extensions,
     bytes: BytesFrom,
     config: &Config,
-) -> Option<Seek> {
+) -> Option<SourceReader> {
     let source = match bytes {
         BytesFrom::Source => extensions.remove::<RangeSource>()?,
         BytesFrom::Inner | BytesFrom::Nothing => return None,
     };
-    Some(Seek::new(source, config.read_chunk))
+    Some(SourceReader::new(source, config.read_chunk))
 }
 
 /// Whether `name` describes the content (`Content-Type`, `Content-Length`, …) or how it

@@ -86,7 +86,9 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
+mod access;
 mod body;
+mod body_reader;
 mod config;
 mod date;
 mod error;
@@ -99,18 +101,22 @@ mod multipart;
 mod plan;
 mod preconditions;
 mod range;
-mod seek;
+mod reader;
 mod service;
-mod slice;
 mod source;
+mod source_body;
+mod source_reader;
 #[cfg(feature = "object-store")]
 mod store;
+mod sync_wrapper;
 mod validators;
 
+pub use access::{RandomAccess, RangeStream};
 pub use body::ResponseBody;
 pub use config::OverLimit;
 pub use error::{BoxError, RangeBodyError};
 pub use future::ResponseFuture;
 pub use layer::RangeLayer;
 pub use service::RangeService;
-pub use source::{RandomAccess, RangeSource, RangeStream, ReadFuture, SourceBody};
+pub use source::RangeSource;
+pub use source_body::SourceBody;
