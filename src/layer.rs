@@ -158,6 +158,25 @@ impl<S> Layer<S> for RangeLayer {
     type Service = RangeService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RangeService::new(inner, self.config)
+        RangeService::with_config(inner, self.config)
+    }
+}
+
+// `RangeService::layer` lives here, beside the type it returns, so that `service.rs`
+// never imports this module: the layer builds the service, not the other way round.
+impl RangeService<()> {
+    /// A [`RangeLayer`] with the defaults; the same as [`RangeLayer::new`], written as
+    /// tower-http's middleware write theirs.
+    ///
+    /// Called as `RangeService::layer()`: the `()` only spares naming a service type.
+    ///
+    /// ```
+    /// use tower_range::RangeService;
+    ///
+    /// let layer = RangeService::layer().max_ranges(8);
+    /// # let _ = layer;
+    /// ```
+    pub fn layer() -> RangeLayer {
+        RangeLayer::new()
     }
 }

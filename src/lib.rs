@@ -120,3 +120,46 @@ pub use layer::RangeLayer;
 pub use service::RangeService;
 pub use source::RangeSource;
 pub use source_body::SourceBody;
+
+/// Every builder is `#[must_use]`: each line below drops what it built, and must fail
+/// to compile under the doc tests' `deny(warnings)`.
+///
+/// ```compile_fail
+/// tower_range::RangeLayer::new().max_ranges(8);
+/// ```
+///
+/// ```compile_fail
+/// tower_range::RangeService::layer();
+/// ```
+///
+/// ```compile_fail
+/// tower_range::RangeService::new(());
+/// ```
+///
+/// ```compile_fail
+/// tower_range::RangeSource::bytes(bytes::Bytes::new());
+/// ```
+///
+/// ```compile_fail
+/// struct Storage;
+/// impl tower_range::RandomAccess for Storage {
+///     fn read_range(&self, _: std::ops::Range<u64>) -> tower_range::RangeStream {
+///         tower_range::RangeStream::new(futures_util::stream::empty::<std::io::Result<_>>())
+///     }
+/// }
+/// tower_range::RangeSource::new(Storage, 0);
+/// ```
+///
+/// ```compile_fail
+/// tower_range::RangeSource::bytes(bytes::Bytes::new()).body();
+/// ```
+///
+/// ```compile_fail
+/// tower_range::RangeStream::new(futures_util::stream::empty::<std::io::Result<_>>());
+/// ```
+///
+/// ```compile_fail
+/// tower_range::RangeStream::chunked(0..1, 1, |_, _| async { Ok::<_, std::io::Error>(bytes::Bytes::new()) });
+/// ```
+#[cfg(doctest)]
+pub struct MustUse;

@@ -1,6 +1,6 @@
-//! The public API's promises: the auto traits a server needs, one error type for a
-//! source that ends short, and a `RandomAccess` written with `read_range` alone
-//! working end to end.
+//! The public API's promises: the auto traits a server needs, tower-http's way of
+//! building a middleware, one error type for a source that ends short, and a
+//! `RandomAccess` written with `read_range` alone working end to end.
 
 mod support;
 
@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::{header, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use support::content;
-use tower::{service_fn, Layer, ServiceExt};
+use tower::{service_fn, Layer, ServiceBuilder, ServiceExt};
 use tower_range::{
     BoxError, RandomAccess, RangeBodyError, RangeLayer, RangeService, RangeSource, RangeStream,
     ResponseBody, ResponseFuture, SourceBody,
@@ -62,6 +62,32 @@ fn handler(data: Bytes, source: RangeSource) -> Inner {
         res.extensions_mut().insert(source.clone());
         std::future::ready(Ok(res))
     }))
+}
+
+#[tokio::test]
+async fn range_service_is_built_as_tower_http_builds_its_middleware() {
+    let data = content(1000);
+    let source = RangeSource::bytes(data.clone());
+    let req = || {
+        Request::get("/")
+            .header(header::RANGE, "bytes=10-19,0-4")
+            .body(())
+            .unwrap()
+    };
+    let svc = RangeService::new(handler(data.clone(), source.clone()));
+    let res = svc.oneshot(req()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+
+    // `RangeService::layer()` names no service type, and gives the layer's settings.
+    let svc = ServiceBuilder::new()
+        .layer(RangeService::layer().max_ranges(1))
+        .service(handler(data, source));
+    let res = svc.oneshot(req()).await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "two ranges pass max_ranges(1)"
+    );
 }
 
 /// Storage that implements `read_range` alone: one "request" per range, answered in
