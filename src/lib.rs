@@ -81,8 +81,8 @@
 //!
 //! - `object-store` (off): [`RangeSource::object`](crate::RangeSource) reads an object of
 //!   any store of the `object_store` crate, each range one ranged `GET`.
-//! - `e2e` (off): runs the tests with real browsers and tools.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 

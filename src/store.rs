@@ -55,6 +55,7 @@ impl RangeSource {
     /// # Ok(())
     /// # }
     /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "object-store")))]
     #[must_use]
     pub fn object(store: Arc<dyn ObjectStore>, meta: &ObjectMeta) -> Self {
         let pinned = meta.e_tag.is_some() || meta.version.is_some();
