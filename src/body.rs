@@ -8,10 +8,11 @@ use bytes::{Buf, Bytes};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::error::{BoxError, RangeBodyError};
-use crate::multipart::{Parts, Step};
-use crate::seek::Seek;
-use crate::slice::{Forward, ReadRange};
+use crate::body_reader::BodyReader;
+use crate::error::BoxError;
+use crate::multipart::Parts;
+use crate::reader::poll_parts;
+use crate::source_reader::SourceReader;
 
 pin_project! {
     /// The body of a response from [`RangeService`](crate::RangeService).
@@ -62,8 +63,8 @@ pin_project! {
     enum Kind<B: Body> {
         Passthrough { #[pin] inner: B },
         Empty,
-        Skipping { parts: Parts, #[pin] source: Forward<B> },
-        Seeking { parts: Parts, source: Seek },
+        FromInner { parts: Parts, #[pin] reader: BodyReader<B> },
+        FromSource { parts: Parts, reader: SourceReader },
     }
 }
 
@@ -79,19 +80,19 @@ impl<B: Body> ResponseBody<B> {
     }
 
     /// `parts` cut from the inner body in one forward pass.
-    pub(crate) const fn skipping(inner: B, parts: Parts) -> Self {
+    pub(crate) const fn from_inner(inner: B, parts: Parts) -> Self {
         Self {
-            kind: Kind::Skipping {
+            kind: Kind::FromInner {
                 parts,
-                source: Forward::new(inner),
+                reader: BodyReader::new(inner),
             },
         }
     }
 
-    /// `parts` read from `source`; the inner body is not needed.
-    pub(crate) const fn seeking(source: Seek, parts: Parts) -> Self {
+    /// `parts` read from `reader`; the inner body is not needed.
+    pub(crate) const fn from_source(reader: SourceReader, parts: Parts) -> Self {
         Self {
-            kind: Kind::Seeking { parts, source },
+            kind: Kind::FromSource { parts, reader },
         }
     }
 }
@@ -133,8 +134,8 @@ where
                 Poll::Ready(frame)
             }
             KindProj::Empty => Poll::Ready(None),
-            KindProj::Skipping { parts, source } => poll_parts(parts, source, cx),
-            KindProj::Seeking { parts, source } => poll_parts(parts, Pin::new(source), cx),
+            KindProj::FromInner { parts, reader } => poll_parts(parts, reader, cx),
+            KindProj::FromSource { parts, reader } => poll_parts(parts, Pin::new(reader), cx),
         }
     }
 
@@ -142,7 +143,9 @@ where
         match &self.kind {
             Kind::Passthrough { inner } => inner.is_end_stream(),
             Kind::Empty => true,
-            Kind::Skipping { parts, .. } | Kind::Seeking { parts, .. } => parts.remaining() == 0,
+            Kind::FromInner { parts, .. } | Kind::FromSource { parts, .. } => {
+                parts.remaining() == 0
+            }
         }
     }
 
@@ -150,7 +153,7 @@ where
         match &self.kind {
             Kind::Passthrough { inner } => inner.size_hint(),
             Kind::Empty => SizeHint::with_exact(0),
-            Kind::Skipping { parts, .. } | Kind::Seeking { parts, .. } => {
+            Kind::FromInner { parts, .. } | Kind::FromSource { parts, .. } => {
                 SizeHint::with_exact(parts.remaining())
             }
         }
@@ -162,49 +165,11 @@ impl<B: Body> fmt::Debug for ResponseBody<B> {
         let kind = match &self.kind {
             Kind::Passthrough { .. } => "Passthrough",
             Kind::Empty => "Empty",
-            Kind::Skipping { .. } => "Skipping",
-            Kind::Seeking { .. } => "Seeking",
+            Kind::FromInner { .. } => "FromInner",
+            Kind::FromSource { .. } => "FromSource",
         };
         f.debug_struct("ResponseBody")
             .field("kind", &kind)
             .finish_non_exhaustive()
     }
-}
-
-/// Sends the next framing or source bytes of `parts`, reading from `source`.
-fn poll_parts<R: ReadRange>(
-    parts: &mut Parts,
-    mut source: Pin<&mut R>,
-    cx: &mut Context<'_>,
-) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-    let data = match parts.next() {
-        Step::Frame(bytes) => bytes,
-        Step::Read(want) => match ready!(source.as_mut().poll_read(cx, want)) {
-            Some(Ok(data)) => {
-                parts.advance(data.len() as u64);
-                data
-            }
-            Some(Err(err)) => {
-                parts.abort();
-                source.finish();
-                return Poll::Ready(Some(Err(err)));
-            }
-            None => {
-                let missing = parts.remaining_data();
-                parts.abort();
-                source.finish();
-                let err = RangeBodyError::UnexpectedEnd { missing };
-                return Poll::Ready(Some(Err(err.into())));
-            }
-        },
-        Step::Done => {
-            source.finish();
-            return Poll::Ready(None);
-        }
-    };
-    if parts.remaining() == 0 {
-        // The last byte is out: release the inner body now, unread.
-        source.finish();
-    }
-    Poll::Ready(Some(Ok(Frame::data(data))))
 }

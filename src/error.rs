@@ -3,15 +3,18 @@
 use std::error::Error;
 use std::fmt;
 
-/// The usual boxed error: what [`ResponseBody`](crate::ResponseBody) yields.
+/// The usual boxed error: what [`ResponseBody`](crate::ResponseBody) and
+/// [`SourceBody`](crate::SourceBody) yield.
 pub type BoxError = Box<dyn Error + Send + Sync>;
 
 /// Why a ranged body could not deliver the bytes its headers promised.
 ///
-/// A [`ResponseBody`](crate::ResponseBody) never ends short: when the inner body cannot
-/// supply the promised bytes, the body fails with this error (boxed in a [`BoxError`]),
-/// and the server aborts the response instead of ending it cleanly. Find it with
-/// `downcast_ref::<RangeBodyError>()`.
+/// A [`ResponseBody`](crate::ResponseBody) or [`SourceBody`](crate::SourceBody) never
+/// ends short: when the inner body or the [`RangeSource`](crate::RangeSource) ends
+/// before the promised bytes, the body fails with this error (boxed in a
+/// [`BoxError`]), and the server aborts the response instead of ending it cleanly.
+/// Find it with `downcast_ref::<RangeBodyError>()`. An error of the inner body or the
+/// source itself is passed on as it is.
 ///
 /// # Example
 ///
@@ -19,15 +22,13 @@ pub type BoxError = Box<dyn Error + Send + Sync>;
 /// use tower_range::RangeBodyError;
 ///
 /// let err = RangeBodyError::UnexpectedEnd { missing: 12 };
-/// assert_eq!(
-///     err.to_string(),
-///     "inner body ended 12 bytes before the requested range"
-/// );
+/// assert_eq!(err.to_string(), "body ended 12 bytes short of the promised range");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RangeBodyError {
-    /// The inner body ended while `missing` bytes of the range were still owed.
+    /// The inner body or the source ended while `missing` bytes of the range were
+    /// still owed.
     UnexpectedEnd {
         /// How many promised bytes never came.
         missing: u64,
@@ -38,10 +39,7 @@ impl fmt::Display for RangeBodyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::UnexpectedEnd { missing } => {
-                write!(
-                    f,
-                    "inner body ended {missing} bytes before the requested range"
-                )
+                write!(f, "body ended {missing} bytes short of the promised range")
             }
         }
     }

@@ -1,5 +1,6 @@
-//! `RangeSource::file`: positioned reads of a file, from the page cache in place when
-//! the bytes are there, on Tokio's blocking pool when they are not.
+//! [`SharedFile`], what `RangeSource::file` reads: positioned reads of a file, from the
+//! page cache in place when the bytes are there, on Tokio's blocking pool when they are
+//! not.
 
 use std::io;
 #[cfg(target_os = "linux")]
@@ -10,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::task::JoinHandle;
 
 /// A file read with positioned reads, shared by every response that reads it.
-pub(crate) struct File {
+pub(crate) struct SharedFile {
     file: std::fs::File,
     /// Whether to try the page cache first; cleared once the kernel or the file system
     /// refuses non-blocking reads.
@@ -18,7 +19,7 @@ pub(crate) struct File {
     try_cached: AtomicBool,
 }
 
-impl File {
+impl SharedFile {
     pub(crate) fn new(file: std::fs::File) -> Self {
         Self {
             file,
@@ -28,23 +29,28 @@ impl File {
     }
 }
 
-/// A read of a [`File`]: done, or running on the blocking pool.
-pub(crate) enum Read {
+/// A read of a [`SharedFile`]: done, or running on the blocking pool.
+pub(crate) enum FileRead {
     Done(io::Result<Bytes>),
     Blocking(JoinHandle<io::Result<Bytes>>),
 }
 
-impl File {
+impl SharedFile {
     /// Reads up to `len` bytes at `offset`, fewer only at the end of the file (or, in
     /// place, where the page cache holds fewer). A read in place reads into `spare`
     /// when it is given, a buffer no one else holds, instead of a new one.
-    pub(crate) fn read(self: &Arc<Self>, offset: u64, len: usize, spare: Option<BytesMut>) -> Read {
+    pub(crate) fn read(
+        self: &Arc<Self>,
+        offset: u64,
+        len: usize,
+        spare: Option<BytesMut>,
+    ) -> FileRead {
         // A trip to the blocking pool costs two context switches per read, which
         // dominated large ranges; cached bytes cost one copy here instead.
         #[cfg(target_os = "linux")]
         if self.try_cached.load(Ordering::Relaxed) {
             match read_cached(&self.file, offset, len.min(MAX_IN_PLACE), spare) {
-                Cached::Read(bytes) => return Read::Done(Ok(bytes)),
+                Cached::Read(bytes) => return FileRead::Done(Ok(bytes)),
                 Cached::Miss => {}
                 Cached::Unsupported => self.try_cached.store(false, Ordering::Relaxed),
             }
@@ -52,15 +58,15 @@ impl File {
         #[cfg(not(target_os = "linux"))]
         drop(spare);
         let file = Arc::clone(self);
-        Read::Blocking(tokio::task::spawn_blocking(move || {
+        FileRead::Blocking(tokio::task::spawn_blocking(move || {
             read_exact_at(&file.file, offset, len)
         }))
     }
 }
 
-/// The most one read copies on the runtime thread, about 16 µs on a 2-core VM (from
-/// `cargo bench --bench range -- seek`); a larger `read_chunk` is read in several steps
-/// rather than stall the runtime's other tasks.
+/// The most one read copies on the runtime thread: a copy is work the runtime's other
+/// tasks wait for, so a larger `read_chunk` is read in several steps rather than one
+/// long one. `cargo bench --bench range -- seek` measures a read of this size.
 #[cfg(target_os = "linux")]
 const MAX_IN_PLACE: usize = 256 * 1024;
 
@@ -189,25 +195,25 @@ mod tests {
         assert_eq!(bytes, content()[..bytes.len()]);
     }
 
-    impl File {
+    impl SharedFile {
         async fn read_at(self: &Arc<Self>, offset: u64, len: usize) -> io::Result<Bytes> {
             match self.read(offset, len, None) {
-                super::Read::Done(result) => result,
-                super::Read::Blocking(handle) => handle.await.map_err(io::Error::other)?,
+                super::FileRead::Done(result) => result,
+                super::FileRead::Blocking(handle) => handle.await.map_err(io::Error::other)?,
             }
         }
     }
 
     #[tokio::test]
     async fn large_cached_reads_come_in_steps() {
-        let file = Arc::new(File::new(written_file("steps")));
+        let file = Arc::new(SharedFile::new(written_file("steps")));
         let bytes = file.read_at(10, LEN).await.unwrap();
         assert_eq!(bytes, content()[10..10 + MAX_IN_PLACE]);
     }
 
     #[tokio::test]
     async fn file_reads_what_is_not_cached_on_the_blocking_pool() {
-        let file = Arc::new(File::new(evicted_file("pool")));
+        let file = Arc::new(SharedFile::new(evicted_file("pool")));
         let bytes = file.read_at(LEN as u64 - 10_000, 32 * 1024).await.unwrap();
         assert_eq!(bytes, content()[LEN - 10_000..]);
         assert!(file.try_cached.load(Ordering::Relaxed));
@@ -220,7 +226,7 @@ mod tests {
         let path = std::env::temp_dir().join(format!("tower-range-wo-{}", std::process::id()));
         let write_only = std::fs::File::create(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        let file = Arc::new(File::new(write_only));
+        let file = Arc::new(SharedFile::new(write_only));
         let err = file.read_at(0, 10).await.unwrap_err();
         assert_eq!(err.raw_os_error(), Some(Errno::BADF.raw_os_error()));
         assert!(file.try_cached.load(Ordering::Relaxed));
@@ -230,9 +236,9 @@ mod tests {
     async fn file_without_non_blocking_reads_falls_back_for_good() {
         // A socket has no offsets: preadv2 fails, and so does the blocking read.
         let (socket, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
-        let file = Arc::new(File::new(std::fs::File::from(std::os::fd::OwnedFd::from(
-            socket,
-        ))));
+        let file = Arc::new(SharedFile::new(std::fs::File::from(
+            std::os::fd::OwnedFd::from(socket),
+        )));
         assert!(file.read_at(0, 10).await.is_err());
         assert!(!file.try_cached.load(Ordering::Relaxed));
     }

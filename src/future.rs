@@ -17,11 +17,12 @@ use pin_project_lite::pin_project;
 use crate::body::ResponseBody;
 use crate::config::Config;
 use crate::error::BoxError;
+use crate::field;
 use crate::multipart::{self, Parts};
-use crate::plan::{RangePlan, RangeRequest};
+use crate::plan::{Answer, BytesFrom, RangePlan, RangeRequest};
 use crate::range::ByteRange;
-use crate::seek::Seek;
 use crate::source::RangeSource;
+use crate::source_reader::SourceReader;
 
 pin_project! {
     /// The future of [`RangeService`](crate::RangeService): the inner response, ranged.
@@ -68,66 +69,54 @@ where
         let Some(request) = this.request.take() else {
             return Poll::Ready(Ok(res.map(ResponseBody::passthrough)));
         };
-        let seekable = res.extensions().get::<RangeSource>().map(RangeSource::len);
+        let source_len = res.extensions().get::<RangeSource>().map(RangeSource::len);
         let plan = RangePlan::decide(
             &request,
             res.status(),
             res.headers(),
             &res.body().size_hint(),
-            seekable,
+            source_len,
             this.config,
         );
-        Poll::Ready(Ok(respond(plan, request.head, res, this.config)))
+        Poll::Ready(Ok(respond(plan, res, this.config)))
     }
 }
 
-fn respond<B>(
-    plan: RangePlan,
-    head: bool,
-    res: Response<B>,
-    config: &Config,
-) -> Response<ResponseBody<B>>
+/// Writes the response `plan` decided on: status, headers and body.
+fn respond<B>(plan: RangePlan, res: Response<B>, config: &Config) -> Response<ResponseBody<B>>
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
     let (mut parts, body) = res.into_parts();
     let headers = &mut parts.headers;
-    let rangeable = matches!(
-        plan,
-        RangePlan::Full { .. }
-            | RangePlan::Partial { .. }
-            | RangePlan::Unsatisfiable { .. }
-            | RangePlan::Answered
-            | RangePlan::Empty
-    );
-    if config.accept_ranges && rangeable && !headers.contains_key(ACCEPT_RANGES) {
+    if plan.accept_ranges {
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
-    let body = match plan {
-        RangePlan::Full { len } => match take_source(&mut parts.extensions, len) {
+    let body = match plan.answer {
+        Answer::Full { len, bytes } => {
+            let whole = ByteRange { start: 0, end: len };
             // The source reads faster than most bodies stream: positioned reads of
             // `read_chunk` bytes, with no copy through an async file's buffer.
-            Some(source) if !head && len > 0 => {
-                let whole = ByteRange { start: 0, end: len };
-                ResponseBody::seeking(Seek::new(source, config.read_chunk), Parts::single(whole))
+            match take_source(&mut parts.extensions, bytes, config) {
+                Some(reader) => ResponseBody::from_source(reader, Parts::single(whole)),
+                None => ResponseBody::passthrough(body),
             }
-            _ => ResponseBody::passthrough(body),
-        },
-        RangePlan::Untouched | RangePlan::Answered => ResponseBody::passthrough(body),
-        RangePlan::Misanswered => {
+        }
+        Answer::Untouched | Answer::Answered => ResponseBody::passthrough(body),
+        Answer::Misanswered => {
             parts.status = StatusCode::BAD_GATEWAY;
             parts.headers.clear();
             set_length(&mut parts.headers, HeaderValue::from_static("0"));
             ResponseBody::empty()
         }
-        RangePlan::Empty => {
+        Answer::Empty => {
             parts.status = StatusCode::OK;
             headers.remove(CONTENT_RANGE);
             set_length(headers, HeaderValue::from_static("0"));
             ResponseBody::empty()
         }
-        RangePlan::NotModified => {
+        Answer::NotModified => {
             parts.status = StatusCode::NOT_MODIFIED;
             // RFC 9110 §15.4.5: the validators and the caching fields stay, so that the
             // client can update its copy; what described the content goes, and a `304`
@@ -137,7 +126,7 @@ where
             });
             ResponseBody::empty()
         }
-        RangePlan::PreconditionFailed => {
+        Answer::PreconditionFailed => {
             parts.status = StatusCode::PRECONDITION_FAILED;
             // The empty content is not the representation.
             retain(headers, |name| {
@@ -146,7 +135,7 @@ where
             set_length(headers, HeaderValue::from_static("0"));
             ResponseBody::empty()
         }
-        RangePlan::Unsatisfiable { len } => {
+        Answer::Unsatisfiable { len } => {
             parts.status = StatusCode::RANGE_NOT_SATISFIABLE;
             // The empty body is not the representation: drop what described it.
             for name in [CONTENT_TYPE, CONTENT_ENCODING, CONTENT_DISPOSITION] {
@@ -157,7 +146,7 @@ where
             headers.insert(CONTENT_RANGE, content_range);
             ResponseBody::empty()
         }
-        RangePlan::Partial { len, ranges } => {
+        Answer::Partial { len, ranges, bytes } => {
             parts.status = StatusCode::PARTIAL_CONTENT;
             let schedule = match ranges.as_slice() {
                 [range] => {
@@ -172,12 +161,12 @@ where
                 }
                 several => multipart_schedule(headers, several, len),
             };
-            match take_source(&mut parts.extensions, len) {
-                _ if head => ResponseBody::empty(),
-                Some(source) => {
-                    ResponseBody::seeking(Seek::new(source, config.read_chunk), schedule)
-                }
-                None => ResponseBody::skipping(body, schedule),
+            match bytes {
+                BytesFrom::Nothing => ResponseBody::empty(),
+                _ => match take_source(&mut parts.extensions, bytes, config) {
+                    Some(reader) => ResponseBody::from_source(reader, schedule),
+                    None => ResponseBody::from_inner(body, schedule),
+                },
             }
         }
     };
@@ -199,11 +188,17 @@ fn multipart_schedule(headers: &mut HeaderMap, ranges: &[ByteRange], len: u64) -
     schedule
 }
 
-/// The response's [`RangeSource`], if it has one of `len` bytes.
-fn take_source(extensions: &mut http::Extensions, len: u64) -> Option<RangeSource> {
-    extensions
-        .remove::<RangeSource>()
-        .filter(|source| source.len() == len)
+/// A reader of the response's [`RangeSource`], when the plan reads from it.
+fn take_source(
+    extensions: &mut http::Extensions,
+    bytes: BytesFrom,
+    config: &Config,
+) -> Option<SourceReader> {
+    let source = match bytes {
+        BytesFrom::Source => extensions.remove::<RangeSource>()?,
+        BytesFrom::Inner | BytesFrom::Nothing => return None,
+    };
+    Some(SourceReader::new(source, config.read_chunk))
 }
 
 /// Whether `name` describes the content (`Content-Type`, `Content-Length`, …) or how it
@@ -224,8 +219,7 @@ fn set_length(headers: &mut HeaderMap, length: HeaderValue) {
     headers.remove(TRANSFER_ENCODING);
     // One value is replaced in place: `insert` may grow a full map even for a key it
     // holds, an allocation per response. Several values (all equal) all go.
-    let mut values = headers.get_all(CONTENT_LENGTH).iter();
-    if let (Some(_), None) = (values.next(), values.next()) {
+    if field::single(headers.get_all(CONTENT_LENGTH)).is_some() {
         if let Some(value) = headers.get_mut(CONTENT_LENGTH) {
             *value = length;
         }

@@ -123,26 +123,20 @@ impl RangeLayer {
         self
     }
 
-    /// How many bytes one read from a [`RangeSource`](crate::RangeSource) asks for.
+    /// How many bytes one read of a file source asks for, and the largest frame cut
+    /// from a bytes source.
     ///
-    /// Defaults to 32 KiB, chosen by measurement: one 512 MiB range over loopback with
-    /// `examples/serve` (hyper's `max_buf_size` at 32 KiB, file in page cache), and
-    /// 300 clients that ask for a large range and stop reading; nginx without sendfile
-    /// reached 3.3–4.1 GB/s and 74 KiB in the same run. `python3 benches/load.py
-    /// --read-chunk KIB` repeats it for one size (see the README):
+    /// Applies to [`RangeSource::file`](crate::RangeSource::file) and
+    /// [`RangeSource::bytes`](crate::RangeSource::bytes); a
+    /// [`RandomAccess`](crate::RandomAccess) source sizes its own reads.
     ///
-    /// | chunk | throughput | memory per paused client |
-    /// |---|---|---|
-    /// | 16 KiB | 3.4 GB/s | 41 KiB |
-    /// | 32 KiB | 3.1–3.8 GB/s | 52 KiB |
-    /// | 64 KiB | 3.5–4.2 GB/s | 86 KiB |
-    /// | 256 KiB | 3.8–5.4 GB/s | 272 KiB |
-    ///
-    /// A client that stops reading pins the chunk hyper is writing, and with it about
-    /// 15 KiB of connection state; larger chunks mean larger writes, which is what
-    /// makes a fast download faster. A [`RandomAccess`](crate::RandomAccess) with a cost
-    /// per read (an object store over the network) wants chunks of megabytes. Values
-    /// below 1 are taken as 1.
+    /// Defaults to 32 KiB. The chunk is the unit of both pace and memory: a client that
+    /// stops reading pins the chunk the server is writing (and the next one, read
+    /// before the server waits for room), so the default keeps a paused response small
+    /// while each write stays large enough for the system call to be cheap beside the
+    /// copy. Larger chunks mean fewer, larger writes, which makes a fast download
+    /// faster and a paused one hold more; the README's performance table has
+    /// measurements of both. Values below 1 are taken as 1.
     ///
     /// ```
     /// let layer = tower_range::RangeLayer::new().read_chunk(256 * 1024);
@@ -164,6 +158,25 @@ impl<S> Layer<S> for RangeLayer {
     type Service = RangeService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RangeService::new(inner, self.config)
+        RangeService::with_config(inner, self.config)
+    }
+}
+
+// `RangeService::layer` lives here, beside the type it returns, so that `service.rs`
+// never imports this module: the layer builds the service, not the other way round.
+impl RangeService<()> {
+    /// A [`RangeLayer`] with the defaults; the same as [`RangeLayer::new`], written as
+    /// tower-http's middleware write theirs.
+    ///
+    /// Called as `RangeService::layer()`: the `()` only spares naming a service type.
+    ///
+    /// ```
+    /// use tower_range::RangeService;
+    ///
+    /// let layer = RangeService::layer().max_ranges(8);
+    /// # let _ = layer;
+    /// ```
+    pub fn layer() -> RangeLayer {
+        RangeLayer::new()
     }
 }

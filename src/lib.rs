@@ -81,15 +81,18 @@
 //!
 //! - `object-store` (off): [`RangeSource::object`](crate::RangeSource) reads an object of
 //!   any store of the `object_store` crate, each range one ranged `GET`.
-//! - `e2e` (off): runs the tests with real browsers and tools.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
+mod access;
 mod body;
+mod body_reader;
 mod config;
 mod date;
 mod error;
+mod field;
 mod file;
 mod future;
 mod if_range;
@@ -98,18 +101,65 @@ mod multipart;
 mod plan;
 mod preconditions;
 mod range;
-mod seek;
+mod reader;
 mod service;
-mod slice;
 mod source;
+mod source_body;
+mod source_reader;
 #[cfg(feature = "object-store")]
 mod store;
+mod sync_wrapper;
 mod validators;
 
+pub use access::{RandomAccess, RangeStream};
 pub use body::ResponseBody;
 pub use config::OverLimit;
 pub use error::{BoxError, RangeBodyError};
 pub use future::ResponseFuture;
 pub use layer::RangeLayer;
 pub use service::RangeService;
-pub use source::{RandomAccess, RangeSource, RangeStream, ReadFuture, SourceBody};
+pub use source::RangeSource;
+pub use source_body::SourceBody;
+
+/// Every builder is `#[must_use]`: each line below drops what it built, and must fail
+/// to compile under the doc tests' `deny(warnings)`.
+///
+/// ```compile_fail
+/// tower_range::RangeLayer::new().max_ranges(8);
+/// ```
+///
+/// ```compile_fail
+/// tower_range::RangeService::layer();
+/// ```
+///
+/// ```compile_fail
+/// tower_range::RangeService::new(());
+/// ```
+///
+/// ```compile_fail
+/// tower_range::RangeSource::bytes(bytes::Bytes::new());
+/// ```
+///
+/// ```compile_fail
+/// struct Storage;
+/// impl tower_range::RandomAccess for Storage {
+///     fn read_range(&self, _: std::ops::Range<u64>) -> tower_range::RangeStream {
+///         tower_range::RangeStream::new(futures_util::stream::empty::<std::io::Result<_>>())
+///     }
+/// }
+/// tower_range::RangeSource::new(Storage, 0);
+/// ```
+///
+/// ```compile_fail
+/// tower_range::RangeSource::bytes(bytes::Bytes::new()).body();
+/// ```
+///
+/// ```compile_fail
+/// tower_range::RangeStream::new(futures_util::stream::empty::<std::io::Result<_>>());
+/// ```
+///
+/// ```compile_fail
+/// tower_range::RangeStream::chunked(0..1, 1, |_, _| async { Ok::<_, std::io::Error>(bytes::Bytes::new()) });
+/// ```
+#[cfg(doctest)]
+pub struct MustUse;

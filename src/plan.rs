@@ -8,6 +8,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body::SizeHint;
 
 use crate::config::{Config, OverLimit};
+use crate::field;
 use crate::if_range;
 use crate::preconditions::{Outcome, Preconditions};
 use crate::range::{self, ByteRange, List, ParsedRange, RangeSpec};
@@ -38,14 +39,8 @@ impl RangeRequest {
             Preconditions::default()
         };
         // A `Range` sent twice is not a valid single field value: ignore it.
-        let mut values = headers.get_all(RANGE).iter();
-        let (range, sent) = match (values.next(), values.next()) {
-            (Some(value), None) => (
-                range::parse(value.as_bytes(), config.max_ranges),
-                Some(value.as_bytes()),
-            ),
-            _ => (None, None),
-        };
+        let sent = field::single(headers.get_all(RANGE)).map(HeaderValue::as_bytes);
+        let range = sent.and_then(|value| range::parse(value, config.max_ranges));
         // A single range without `If-Range` is handed on, so that an inner service that
         // can seek (tower-http's `ServeDir`, a proxy) sends only that range. Its answer is
         // checked against ours in `RangePlan::decide`. With `If-Range` nothing is handed on:
@@ -79,20 +74,34 @@ impl RangeRequest {
     }
 }
 
-/// What the layer decided for one response.
+/// What the layer decided for one response: the answer, where its bytes come from,
+/// and whether it advertises `Accept-Ranges`. The response is written from this alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum RangePlan {
+pub(crate) struct RangePlan {
+    pub(crate) answer: Answer,
+    /// Whether to add `Accept-Ranges: bytes`: the response is one the layer could
+    /// range, advertising is on, and the inner service did not set the field.
+    pub(crate) accept_ranges: bool,
+}
+
+/// The response that goes out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
     /// Not ours to range: the inner response goes out as it is.
     Untouched,
-    /// The whole representation as `200`, advertising `Accept-Ranges` when configured.
-    Full { len: u64 },
+    /// The whole representation as `200`.
+    Full { len: u64, bytes: BytesFrom },
     /// `206` with these ranges, in the order they go out; one range is a plain `206`,
     /// several are `multipart/byteranges`.
-    Partial { len: u64, ranges: List<ByteRange> },
+    Partial {
+        len: u64,
+        ranges: List<ByteRange>,
+        bytes: BytesFrom,
+    },
     /// `416` with `Content-Range: bytes */len`.
     Unsatisfiable { len: u64 },
     /// The inner service answered the range it was handed, as we would have: its
-    /// `206` or `416` goes out as it is, advertising `Accept-Ranges`.
+    /// `206` or `416` goes out as it is.
     Answered,
     /// The inner service answered the range it was handed with other bytes than RFC
     /// 9110 asks for: `502 Bad Gateway`, never wrong bytes.
@@ -106,16 +115,55 @@ pub(crate) enum RangePlan {
     PreconditionFailed,
 }
 
+/// Where the bytes of a `200` or `206` come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BytesFrom {
+    /// The inner body: as it is for a `200`, cut for a `206`.
+    Inner,
+    /// The response's [`RangeSource`](crate::RangeSource), which has the
+    /// representation's length; the inner body is dropped unread.
+    Source,
+    /// Nowhere: a `206` to `HEAD` has no body.
+    Nothing,
+}
+
 impl RangePlan {
     /// Decides from the request, the inner response's head, and whether a
-    /// [`RangeSource`](crate::RangeSource) of `seekable` bytes came with it, in the
+    /// [`RangeSource`](crate::RangeSource) of `source_len` bytes came with it, in the
     /// order of RFC 9110 §13.2.2.
     pub(crate) fn decide(
         request: &RangeRequest,
         status: StatusCode,
         headers: &HeaderMap,
         body_hint: &SizeHint,
-        seekable: Option<u64>,
+        source_len: Option<u64>,
+        config: &Config,
+    ) -> Self {
+        let answer = Answer::decide(request, status, headers, body_hint, source_len, config);
+        let rangeable = matches!(
+            answer,
+            Answer::Full { .. }
+                | Answer::Partial { .. }
+                | Answer::Unsatisfiable { .. }
+                | Answer::Answered
+                | Answer::Empty
+        );
+        Self {
+            answer,
+            accept_ranges: config.accept_ranges
+                && rangeable
+                && !headers.contains_key(ACCEPT_RANGES),
+        }
+    }
+}
+
+impl Answer {
+    fn decide(
+        request: &RangeRequest,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body_hint: &SizeHint,
+        source_len: Option<u64>,
         config: &Config,
     ) -> Self {
         let handed_on = request.forward.filter(|_| {
@@ -147,7 +195,24 @@ impl RangePlan {
         let Some(len) = representation_len(headers, body_hint, request.head) else {
             return Self::Untouched;
         };
-        let full = Self::Full { len };
+        // The source is read only when it has the representation's length: another
+        // length means it holds other bytes.
+        let from_source = source_len == Some(len);
+        let full = Self::Full {
+            len,
+            bytes: if from_source && !request.head && len > 0 {
+                BytesFrom::Source
+            } else {
+                BytesFrom::Inner
+            },
+        };
+        let partial_bytes = if request.head {
+            BytesFrom::Nothing
+        } else if from_source {
+            BytesFrom::Source
+        } else {
+            BytesFrom::Inner
+        };
         // RFC 9110 §14.1.2 leaves no valid `Content-Range` for an empty representation,
         // so it is sent whole.
         let Some(range) = request.range.as_ref().filter(|_| len > 0) else {
@@ -165,12 +230,13 @@ impl RangePlan {
                     Some(range) => Self::Partial {
                         len,
                         ranges: List::One(range),
+                        bytes: partial_bytes,
                     },
                     None => Self::Unsatisfiable { len },
                 };
             }
             ParsedRange::Specs(List::Many(specs)) => specs,
-            ParsedRange::TooMany => return config.over_limit.plan(len),
+            ParsedRange::TooMany => return config.over_limit.answer(len, full),
         };
         let ranges: Vec<ByteRange> = specs.iter().filter_map(|s| s.resolve(len)).collect();
         if ranges.is_empty() {
@@ -182,12 +248,11 @@ impl RangePlan {
             .iter()
             .fold(0u64, |sum, r| sum.saturating_add(r.len()));
         if requested > len {
-            return config.over_limit.plan(len);
+            return config.over_limit.answer(len, full);
         }
         // A forward-only body can only give the parts in ascending order; a source that
         // seeks gives them in the order requested (RFC 9110 §14.6 SHOULD).
-        let in_request_order = seekable == Some(len);
-        let ranges = coalesce(ranges, config.coalesce_gap, in_request_order);
+        let ranges = coalesce(ranges, config.coalesce_gap, from_source);
         if ranges.len() > 1 && headers.contains_key(CONTENT_ENCODING) {
             // A `Content-Encoding` would wrongly claim the multipart framing is encoded.
             return full;
@@ -195,18 +260,14 @@ impl RangePlan {
         Self::Partial {
             len,
             ranges: ranges.into_iter().collect(),
+            bytes: partial_bytes,
         }
     }
-}
 
-impl RangePlan {
     /// Checks an inner `206` or `416` to a range we handed on against our own reading.
     fn check_answer(spec: RangeSpec, headers: &HeaderMap) -> Self {
-        let mut values = headers.get_all(CONTENT_RANGE).iter();
-        let answer = match (values.next(), values.next()) {
-            (Some(value), None) => range::parse_content_range(value.as_bytes()),
-            _ => None,
-        };
+        let answer = field::single(headers.get_all(CONTENT_RANGE))
+            .and_then(|value| range::parse_content_range(value.as_bytes()));
         match answer {
             // An empty representation goes out as an empty `200`, whatever the inner
             // service said (`ServeDir` sends `206` with `bytes 0-0/0`).
@@ -229,10 +290,11 @@ impl RangePlan {
 }
 
 impl OverLimit {
-    fn plan(self, len: u64) -> RangePlan {
+    /// The answer to a set past a limit: the `full` representation, or `416`.
+    fn answer(self, len: u64, full: Answer) -> Answer {
         match self {
-            Self::Ignore => RangePlan::Full { len },
-            Self::Reject => RangePlan::Unsatisfiable { len },
+            Self::Ignore => full,
+            Self::Reject => Answer::Unsatisfiable { len },
         }
     }
 }
@@ -296,35 +358,104 @@ mod tests {
         Config::default()
     }
 
-    fn decide(range: Option<&str>, len: u64, response: HeaderMap) -> RangePlan {
+    /// The plan for a `GET` (or a `HEAD`) with `range`, of an inner `200` of `len`
+    /// bytes with `response` headers and perhaps a source of `source_len` bytes.
+    fn plan(
+        range: Option<&str>,
+        head: bool,
+        len: u64,
+        response: &HeaderMap,
+        source_len: Option<u64>,
+    ) -> RangePlan {
         let mut req = HeaderMap::new();
         if let Some(range) = range {
             req.insert(RANGE, HeaderValue::from_str(range).unwrap());
         }
-        let request = RangeRequest::take(&mut req, false, &config());
+        let request = RangeRequest::take(&mut req, head, &config());
         RangePlan::decide(
             &request,
             StatusCode::OK,
-            &response,
+            response,
             &SizeHint::with_exact(len),
-            None,
+            source_len,
             &config(),
         )
     }
 
-    fn partial(len: u64, ranges: &[std::ops::Range<u64>]) -> RangePlan {
-        RangePlan::Partial {
+    fn decide(range: Option<&str>, len: u64, response: HeaderMap) -> Answer {
+        plan(range, false, len, &response, None).answer
+    }
+
+    fn full(len: u64) -> Answer {
+        Answer::Full {
+            len,
+            bytes: BytesFrom::Inner,
+        }
+    }
+
+    fn partial(len: u64, ranges: &[std::ops::Range<u64>]) -> Answer {
+        Answer::Partial {
             len,
             ranges: ranges.iter().cloned().map(ByteRange::from).collect(),
+            bytes: BytesFrom::Inner,
         }
     }
 
     #[test]
-    fn no_range_is_full() {
+    fn a_source_of_the_representations_length_gives_the_bytes() {
+        let none = &HeaderMap::new();
+        let bytes = |range, head, source_len| match plan(range, head, 10, none, source_len).answer {
+            Answer::Full { bytes, .. } | Answer::Partial { bytes, .. } => bytes,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(bytes(None, false, Some(10)), BytesFrom::Source);
+        assert_eq!(bytes(Some("bytes=1-2"), false, Some(10)), BytesFrom::Source);
         assert_eq!(
-            decide(None, 10, HeaderMap::new()),
-            RangePlan::Full { len: 10 }
+            bytes(Some("bytes=1-2,5-6"), false, Some(10)),
+            BytesFrom::Source
         );
+        assert_eq!(bytes(Some("bytes=1-2"), false, Some(9)), BytesFrom::Inner);
+        assert_eq!(bytes(None, false, Some(11)), BytesFrom::Inner);
+        assert_eq!(bytes(Some("bytes=1-2"), false, None), BytesFrom::Inner);
+        assert_eq!(bytes(Some("bytes=1-2"), true, Some(10)), BytesFrom::Nothing);
+        assert_eq!(
+            bytes(None, true, Some(10)),
+            BytesFrom::Inner,
+            "a 200 to HEAD passes the inner body on"
+        );
+    }
+
+    #[test]
+    fn accept_ranges_is_decided_with_the_answer() {
+        let advertised = |range, response: &HeaderMap, config: &Config| {
+            let mut req = HeaderMap::new();
+            if let Some(range) = range {
+                req.insert(RANGE, HeaderValue::from_static(range));
+            }
+            let request = RangeRequest::take(&mut req, false, config);
+            let hint = SizeHint::with_exact(10);
+            RangePlan::decide(&request, StatusCode::OK, response, &hint, None, config).accept_ranges
+        };
+        let none = HeaderMap::new();
+        assert!(advertised(None, &none, &config()));
+        assert!(advertised(Some("bytes=1-2"), &none, &config()));
+        assert!(advertised(Some("bytes=20-"), &none, &config()), "416");
+        let mut set = HeaderMap::new();
+        set.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        assert!(!advertised(None, &set, &config()), "the inner field stays");
+        let mut ranged = HeaderMap::new();
+        ranged.insert(CONTENT_RANGE, HeaderValue::from_static("bytes 0-9/20"));
+        assert!(!advertised(None, &ranged, &config()), "untouched");
+        let off = Config {
+            accept_ranges: false,
+            ..config()
+        };
+        assert!(!advertised(None, &none, &off));
+    }
+
+    #[test]
+    fn no_range_is_full() {
+        assert_eq!(decide(None, 10, HeaderMap::new()), full(10));
     }
 
     #[test]
@@ -337,17 +468,14 @@ mod tests {
 
     #[test]
     fn empty_representation_is_full() {
-        assert_eq!(
-            decide(Some("bytes=0-0"), 0, HeaderMap::new()),
-            RangePlan::Full { len: 0 }
-        );
+        assert_eq!(decide(Some("bytes=0-0"), 0, HeaderMap::new()), full(0));
     }
 
     #[test]
     fn unsatisfiable_set_is_416() {
         assert_eq!(
             decide(Some("bytes=10-,20-30,-0"), 10, HeaderMap::new()),
-            RangePlan::Unsatisfiable { len: 10 }
+            Answer::Unsatisfiable { len: 10 }
         );
     }
 
@@ -361,17 +489,14 @@ mod tests {
 
     #[test]
     fn amplifying_sets_are_ignored() {
-        assert_eq!(
-            decide(Some("bytes=0-,0-"), 10, HeaderMap::new()),
-            RangePlan::Full { len: 10 }
-        );
+        assert_eq!(decide(Some("bytes=0-,0-"), 10, HeaderMap::new()), full(10));
     }
 
     #[test]
     fn content_length_must_agree_with_the_body() {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_LENGTH, HeaderValue::from_static("11"));
-        assert_eq!(decide(Some("bytes=0-1"), 10, headers), RangePlan::Untouched);
+        assert_eq!(decide(Some("bytes=0-1"), 10, headers), Answer::Untouched);
     }
 
     #[test]
@@ -390,7 +515,7 @@ mod tests {
             None,
             &config(),
         );
-        assert_eq!(plan, RangePlan::Full { len: 10 });
+        assert_eq!(plan.answer, full(10));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use http::header::{IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SIN
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::date;
+use crate::field;
 use crate::validators::{names_current, Comparison, Validators};
 
 /// The precondition fields of a request, taken off it so that the inner service
@@ -92,11 +93,7 @@ fn take_lines(headers: &mut HeaderMap, name: HeaderName) -> Vec<HeaderValue> {
 
 /// Removes every line of `name`, and keeps the value if there was exactly one.
 fn take_single(headers: &mut HeaderMap, name: HeaderName) -> Option<HeaderValue> {
-    let mut lines = take_lines(headers, name).into_iter();
-    match (lines.next(), lines.next()) {
-        (Some(value), None) => Some(value),
-        _ => None,
-    }
+    field::single(take_lines(headers, name))
 }
 
 #[cfg(test)]

@@ -13,8 +13,9 @@ use crate::plan::RangeRequest;
 
 /// A service that answers `Range` requests over the whole responses of `S`.
 ///
-/// Built by [`RangeLayer`](crate::RangeLayer). Only `GET` and `HEAD` are ranged; every
-/// other request and its response pass through untouched.
+/// Built by [`RangeLayer`](crate::RangeLayer), or by [`RangeService::new`] with the
+/// defaults. Only `GET` and `HEAD` are ranged; every other request and its response
+/// pass through untouched.
 ///
 /// What the inner service sees of a `GET` or `HEAD` with `Range`:
 ///
@@ -65,7 +66,33 @@ pub struct RangeService<S> {
 }
 
 impl<S> RangeService<S> {
-    pub(crate) const fn new(inner: S, config: Config) -> Self {
+    /// Wraps `inner` with the defaults of [`RangeLayer::new`](crate::RangeLayer::new).
+    ///
+    /// [`RangeService::layer`] gives the layer, to choose other settings.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::{header, Request, Response, StatusCode};
+    /// use http_body_util::Full;
+    /// use tower::{service_fn, ServiceExt};
+    /// use tower_range::RangeService;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), tower_range::BoxError> {
+    /// let svc = RangeService::new(service_fn(|_req: Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("hello"))))
+    /// }));
+    /// let req = Request::get("/").header(header::RANGE, "bytes=-3").body(())?;
+    /// assert_eq!(svc.oneshot(req).await?.status(), StatusCode::PARTIAL_CONTENT);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn new(inner: S) -> Self {
+        Self::with_config(inner, Config::default())
+    }
+
+    pub(crate) const fn with_config(inner: S, config: Config) -> Self {
         Self { inner, config }
     }
 

@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::io;
 use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -14,7 +13,9 @@ use ::object_store::{GetOptions, GetRange, GetResult, ObjectMeta, ObjectStore};
 use bytes::Bytes;
 use futures_core::Stream;
 
-use crate::source::{RandomAccess, RangeSource, RangeStream, ReadFuture};
+use crate::access::{RandomAccess, RangeStream};
+use crate::error::BoxError;
+use crate::source::RangeSource;
 
 impl RangeSource {
     /// The object `meta` describes, in `store`: each range the layer sends is one
@@ -30,6 +31,9 @@ impl RangeSource {
     /// *including* the body, so a client that pauses a video for minutes breaks it), the
     /// rest of the range is asked for again, under the same condition. A `GET` that
     /// fails before its first byte fails the response.
+    ///
+    /// Errors of the store reach the response body as they are: find them with
+    /// `downcast_ref::<object_store::Error>()`.
     ///
     /// Needs the `object-store` feature.
     ///
@@ -51,6 +55,7 @@ impl RangeSource {
     /// # Ok(())
     /// # }
     /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "object-store")))]
     #[must_use]
     pub fn object(store: Arc<dyn ObjectStore>, meta: &ObjectMeta) -> Self {
         let pinned = meta.e_tag.is_some() || meta.version.is_some();
@@ -65,9 +70,12 @@ impl RangeSource {
                 ..GetOptions::default()
             },
         };
-        Self::new(object, meta.size)
+        Self::new(ObjectAccess(Arc::new(object)), meta.size)
     }
 }
+
+/// An object as a [`RandomAccess`]; each range's stream shares the [`Object`].
+struct ObjectAccess(Arc<Object>);
 
 /// One object of a store, at the version it had.
 struct Object {
@@ -95,39 +103,25 @@ impl Object {
     }
 }
 
-impl RandomAccess for Object {
-    /// One ranged `GET` of `len` bytes, collected.
-    fn read_at(&self, offset: u64, len: usize) -> ReadFuture {
-        let end = offset.saturating_add(len as u64).min(self.size);
-        let stream = Arc::new(Self {
-            store: Arc::clone(&self.store),
-            location: self.location.clone(),
-            size: self.size,
-            condition: self.condition.clone(),
-        })
-        .read_range(offset.min(end)..end, len);
-        crate::source::sync_future(async move {
-            let mut stream = stream;
-            let mut bytes = bytes::BytesMut::new();
-            while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
-                bytes.extend_from_slice(&chunk?);
-            }
-            Ok(bytes.freeze())
-        })
-    }
-
-    /// One ranged `GET` of the whole range, streamed; `chunk` is the store's choice.
-    fn read_range(self: Arc<Self>, range: Range<u64>, _chunk: usize) -> RangeStream {
+impl RandomAccess for ObjectAccess {
+    /// One ranged `GET` of the whole range, streamed in the store's own chunks.
+    fn read_range(&self, range: Range<u64>) -> RangeStream {
         // Past the end there is nothing to ask for: the stream ends, and the layer
         // reports the missing bytes.
-        let end = range.end.min(self.size);
-        Box::pin(RangeGet {
-            object: self,
+        let end = range.end.min(self.0.size);
+        RangeStream::new(RangeGet {
+            object: Arc::clone(&self.0),
             next: range.start.min(end),
             end,
             state: State::Idle,
             delivered: false,
         })
+    }
+}
+
+impl fmt::Debug for ObjectAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ObjectAccess").field(&self.0).finish()
     }
 }
 
@@ -169,9 +163,9 @@ enum State {
 // |            |                                         | idle if it had delivered bytes    |
 // | done       | `None`                                  | never                             |
 //
-// Any other failure yields one error and then done.
+// Any other failure yields one error, the store's own, and then done.
 impl Stream for RangeGet {
-    type Item = io::Result<Bytes>;
+    type Item = Result<Bytes, BoxError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -189,12 +183,15 @@ impl Stream for RangeGet {
                     }
                     Ok(result) => {
                         let asked = this.next..this.end;
-                        return this.fail(io::Error::other(format!(
-                            "the store answered a GET of bytes {asked:?} with {:?}",
-                            result.range
-                        )));
+                        return this.fail(
+                            format!(
+                                "the store answered a GET of bytes {asked:?} with {:?}",
+                                result.range
+                            )
+                            .into(),
+                        );
                     }
-                    Err(err) => return this.fail(io_error(err)),
+                    Err(err) => return this.fail(err.into()),
                 },
                 State::Streaming(body) => match ready!(body.as_mut().poll_next(cx)) {
                     Some(Ok(mut bytes)) => {
@@ -211,7 +208,7 @@ impl Stream for RangeGet {
                     Some(Err(err)) if this.delivered && resumable(&err) => {
                         this.state = State::Idle;
                     }
-                    Some(Err(err)) => return this.fail(io_error(err)),
+                    Some(Err(err)) => return this.fail(err.into()),
                     // Short: the layer reports the missing bytes.
                     None => this.state = State::Done,
                 },
@@ -221,7 +218,7 @@ impl Stream for RangeGet {
 }
 
 impl RangeGet {
-    fn fail(&mut self, err: io::Error) -> Poll<Option<io::Result<Bytes>>> {
+    fn fail(&mut self, err: BoxError) -> Poll<Option<Result<Bytes, BoxError>>> {
         self.state = State::Done;
         Poll::Ready(Some(Err(err)))
     }
@@ -235,14 +232,6 @@ fn resumable(err: &::object_store::Error) -> bool {
         err,
         NotFound { .. } | Precondition { .. } | NotModified { .. }
     )
-}
-
-fn io_error(err: ::object_store::Error) -> io::Error {
-    let kind = match &err {
-        ::object_store::Error::NotFound { .. } => io::ErrorKind::NotFound,
-        _ => io::ErrorKind::Other,
-    };
-    io::Error::new(kind, err)
 }
 
 #[cfg(test)]
@@ -261,16 +250,17 @@ mod tests {
         store.head(&key).await.unwrap()
     }
 
-    async fn collect(mut stream: RangeStream) -> io::Result<Vec<u8>> {
+    async fn collect(mut stream: RangeStream) -> Result<Vec<u8>, BoxError> {
         let mut out = Vec::new();
-        while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+        while let Some(chunk) = std::future::poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await
+        {
             out.extend_from_slice(&chunk?);
         }
         Ok(out)
     }
 
-    fn object(store: &Arc<dyn ObjectStore>, meta: &ObjectMeta) -> Arc<Object> {
-        Arc::new(Object {
+    fn object(store: &Arc<dyn ObjectStore>, meta: &ObjectMeta) -> ObjectAccess {
+        ObjectAccess(Arc::new(Object {
             store: Arc::clone(store),
             location: meta.location.clone(),
             size: meta.size,
@@ -278,32 +268,34 @@ mod tests {
                 if_match: meta.e_tag.clone(),
                 ..GetOptions::default()
             },
-        })
+        }))
     }
 
     #[tokio::test]
-    async fn ranges_and_reads_are_the_objects_bytes() {
+    async fn ranges_are_the_objects_bytes() {
         let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
         let meta = put(&store, b"0123456789").await;
         let object = object(&store, &meta);
-        let range = Arc::clone(&object).read_range(2..5, 1);
-        assert_eq!(collect(range).await.unwrap(), b"234");
-        assert_eq!(object.read_at(8, 10).await.unwrap(), "89");
-        assert_eq!(object.read_at(20, 10).await.unwrap(), "");
-        let past = Arc::clone(&object).read_range(8..20, 1);
+        assert_eq!(collect(object.read_range(2..5)).await.unwrap(), b"234");
+        let past = object.read_range(8..20);
         assert_eq!(collect(past).await.unwrap(), b"89", "cut at the end");
+        let beyond = object.read_range(20..30);
+        assert_eq!(collect(beyond).await.unwrap(), b"", "nothing to ask for");
     }
 
     #[tokio::test]
-    async fn a_replaced_object_fails_the_stream() {
+    async fn a_replaced_object_fails_the_stream_with_the_stores_error() {
         let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
         let meta = put(&store, b"0123456789").await;
         let object = object(&store, &meta);
         put(&store, b"abcdefghij").await;
-        let err = collect(Arc::clone(&object).read_range(0..10, 1))
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("recondition"), "{err}");
-        assert!(object.read_at(0, 5).await.is_err());
+        let err = collect(object.read_range(0..10)).await.unwrap_err();
+        assert!(
+            matches!(
+                err.downcast_ref::<::object_store::Error>(),
+                Some(::object_store::Error::Precondition { .. })
+            ),
+            "{err:?}"
+        );
     }
 }

@@ -5,9 +5,10 @@
 use std::time::SystemTime;
 
 use http::header::{ETAG, LAST_MODIFIED};
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderValue};
 
 use crate::date;
+use crate::field::single;
 use crate::range::trim_ows;
 
 /// The validators of the response being decided on, looked up only when a condition
@@ -26,21 +27,12 @@ impl<'a> Validators<'a> {
 
     /// The `ETag`, if it is a valid entity-tag.
     pub(crate) fn etag(&self) -> Option<EntityTag<'a>> {
-        EntityTag::parse(single(self.headers, ETAG)?.as_bytes())
+        EntityTag::parse(single(self.headers.get_all(ETAG))?.as_bytes())
     }
 
     /// The `Last-Modified` instant, if it is a valid HTTP-date.
     pub(crate) fn last_modified(&self) -> Option<SystemTime> {
-        date::parse(single(self.headers, LAST_MODIFIED)?.as_bytes())
-    }
-}
-
-/// The value of a field sent exactly once.
-fn single(headers: &HeaderMap, name: HeaderName) -> Option<&HeaderValue> {
-    let mut values = headers.get_all(name).iter();
-    match (values.next(), values.next()) {
-        (Some(value), None) => Some(value),
-        _ => None,
+        date::parse(single(self.headers.get_all(LAST_MODIFIED))?.as_bytes())
     }
 }
 

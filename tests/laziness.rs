@@ -15,7 +15,7 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use support::{content, Probe, Scripted, Step};
 use tower::{service_fn, Layer, ServiceExt};
-use tower_range::{RangeBodyError, RangeLayer, RangeService, ResponseBody};
+use tower_range::{RangeBodyError, RangeLayer, ResponseBody};
 
 struct CountingWaker(AtomicUsize);
 
@@ -276,13 +276,4 @@ async fn broken_inner_body_aborts_the_transfer_over_tcp() {
         "a broken transfer must never look complete"
     );
     assert_eq!(reply.body, &content(5000)[1000..]);
-}
-
-#[test]
-fn public_types_have_the_expected_auto_traits() {
-    fn send_sync_unpin<T: Send + Sync + Unpin>() {}
-    fn clone<T: Clone>() {}
-    send_sync_unpin::<ResponseBody<http_body_util::Full<Bytes>>>();
-    clone::<RangeService<tower::util::BoxCloneService<Request<()>, Response<()>, ()>>>();
-    clone::<RangeLayer>();
 }

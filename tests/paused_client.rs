@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::ops::Range;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
@@ -19,7 +20,7 @@ use support::{get, Probe};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpSocket;
 use tower::{service_fn, Layer, ServiceExt};
-use tower_range::{RandomAccess, RangeLayer, RangeSource, ReadFuture};
+use tower_range::{RandomAccess, RangeLayer, RangeSource, RangeStream};
 
 const LEN: u64 = 1 << 30;
 const FRAME: u64 = 64 << 10;
@@ -61,12 +62,18 @@ impl Body for Generated {
 /// The same representation, read at any offset, counting what it produced.
 struct GeneratedSource(Probe);
 
+/// What `GeneratedSource` makes at once, as the layer reads a file by default.
+const CHUNK: usize = 32 * 1024;
+
 impl RandomAccess for GeneratedSource {
-    fn read_at(&self, offset: u64, len: usize) -> ReadFuture {
-        let end = (offset + len as u64).min(LEN);
-        let bytes: Bytes = (offset..end).map(byte_at).collect();
-        self.0.bytes.fetch_add(bytes.len(), Ordering::SeqCst);
-        Box::pin(std::future::ready(Ok(bytes)))
+    fn read_range(&self, range: Range<u64>) -> RangeStream {
+        let probe = self.0.clone();
+        RangeStream::chunked(range, CHUNK, move |offset, len| {
+            let end = (offset + len as u64).min(LEN);
+            let bytes: Bytes = (offset..end).map(byte_at).collect();
+            probe.bytes.fetch_add(bytes.len(), Ordering::SeqCst);
+            std::future::ready(Ok::<_, std::io::Error>(bytes))
+        })
     }
 }
 
@@ -282,8 +289,8 @@ async fn twenty_ranges(sender: &mut SendRequest<Empty<Bytes>>, path: &str) {
 /// What the server may read ahead of a paused HTTP/2 stream: the client's stream
 /// window (2 MiB, hyper's default), the chunk that `h2` buffers for the stream (its
 /// send buffer is one 16 KiB frame, as in `examples/serve`, and takes a 32 KiB
-/// `read_chunk` whole), and the next chunk, which hyper reads before it waits for room.
-const STREAM_BOUND: u64 = (2 << 20) + 2 * 32 * 1024;
+/// source's chunk whole), and the next chunk, which hyper reads before it waits for room.
+const STREAM_BOUND: u64 = (2 << 20) + 2 * CHUNK as u64;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paused_http2_stream_holds_up_no_stream_beside_it() {
@@ -322,7 +329,7 @@ async fn fifty_paused_streams_on_five_connections_hold_up_no_other_connection() 
     twenty_ranges(&mut live, "/b").await;
     let read = settled(&a).await;
     // Each connection's 5 MiB window caps what its ten streams can take.
-    let bound = 5 * ((5 << 20) + 10 * 2 * 32 * 1024);
+    let bound = 5 * ((5 << 20) + 10 * 2 * CHUNK as u64);
     eprintln!("read for 50 paused streams: {} KiB", read >> 10);
     assert!(read <= bound, "read {read} bytes; the bound is {bound}");
     // All resume at once: one stream read alone could wait for ever, because the

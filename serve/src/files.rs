@@ -21,9 +21,9 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Empty};
 use percent_encoding::percent_decode_str;
-use tower_range::RangeSource;
+use tower_range::{BoxError, RangeSource};
 
-pub(crate) type FileResponse = Response<UnsyncBoxBody<Bytes, io::Error>>;
+pub(crate) type FileResponse = Response<UnsyncBoxBody<Bytes, BoxError>>;
 
 /// The handler: a whole file, or an error status.
 pub(crate) async fn serve_file<B>(

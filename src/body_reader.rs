@@ -1,4 +1,5 @@
-//! The lazy skip/take engine: reads ranges out of a forward-only inner body.
+//! [`BodyReader`]: the lazy skip/take engine that reads ranges out of a forward-only
+//! inner body.
 
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -9,13 +10,14 @@ use pin_project_lite::pin_project;
 
 use crate::error::BoxError;
 use crate::range::ByteRange;
+use crate::reader::RangeReader;
 
 pin_project! {
     /// Reads ascending ranges out of an inner body, skipping what lies between them.
     ///
     /// It keeps at most one inner frame: the rest of the frame that held the last bytes
     /// handed out.
-    pub(crate) struct Forward<B: Body> {
+    pub(crate) struct BodyReader<B: Body> {
         #[pin]
         inner: Option<B>,
         // The unread rest of the last inner frame; its first byte is at `pos`.
@@ -24,21 +26,7 @@ pin_project! {
     }
 }
 
-/// Where a ranged body gets the bytes of its ranges.
-pub(crate) trait ReadRange {
-    /// The next bytes of `want`, starting at `want.start`, at most `want.len()` long and
-    /// never empty; `None` when the source ended (or sent trailers) first.
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        want: ByteRange,
-    ) -> Poll<Option<Result<Bytes, BoxError>>>;
-
-    /// Releases the source: nothing more will be read.
-    fn finish(self: Pin<&mut Self>);
-}
-
-impl<B: Body> Forward<B> {
+impl<B: Body> BodyReader<B> {
     pub(crate) const fn new(inner: B) -> Self {
         Self {
             inner: Some(inner),
@@ -48,7 +36,7 @@ impl<B: Body> Forward<B> {
     }
 }
 
-impl<B: Body> ReadRange for Forward<B>
+impl<B: Body> RangeReader for BodyReader<B>
 where
     B::Error: Into<BoxError>,
 {

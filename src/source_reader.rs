@@ -1,26 +1,27 @@
-//! [`Seek`]: how the layer reads the parts of a response from a [`RangeSource`], only
-//! as the client reads.
+//! [`SourceReader`]: how a ranged body reads its parts from a [`RangeSource`], only as
+//! the client reads.
 
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
 use tokio::task::JoinHandle;
 
+use crate::access::{RandomAccess, RangeStream};
 use crate::error::BoxError;
-use crate::file::Read;
+use crate::file::FileRead;
 use crate::range::ByteRange;
-use crate::slice::ReadRange;
-use crate::source::{RangeSource, RangeStream, Storage};
+use crate::reader::RangeReader;
+use crate::source::{RangeSource, Storage};
 
 /// Reads ranges from a [`RangeSource`]: bytes in memory are sliced, a file is read
 /// `chunk` bytes at a time with one read in flight, and any other storage gives one
-/// [`RandomAccess::read_range`](crate::RandomAccess::read_range) stream per part.
-pub(crate) struct Seek {
+/// [`RandomAccess::read_range`] stream per part.
+pub(crate) struct SourceReader {
     source: RangeSource,
     chunk: usize,
     reading: Reading,
@@ -34,12 +35,11 @@ enum Reading {
     Nothing,
     /// A file read on the blocking pool.
     File(JoinHandle<io::Result<Bytes>>),
-    /// The stream of one part, and the range it has left. The `Mutex` only makes the
-    /// stream `Sync` without asking it of every storage; `&mut` needs no lock.
-    Stream(Mutex<RangeStream>, ByteRange),
+    /// The stream of one part, and the range it has left.
+    Stream(RangeStream, ByteRange),
 }
 
-impl Seek {
+impl SourceReader {
     pub(crate) const fn new(source: RangeSource, chunk: usize) -> Self {
         Self {
             source,
@@ -51,11 +51,11 @@ impl Seek {
 
     /// The next bytes of `want`, at most `want.len()`, never empty; `None` when the
     /// source ended first.
-    pub(crate) fn poll_bytes(
+    fn poll_bytes(
         &mut self,
         cx: &mut Context<'_>,
         want: ByteRange,
-    ) -> Poll<Option<io::Result<Bytes>>> {
+    ) -> Poll<Option<Result<Bytes, BoxError>>> {
         let limit = usize::try_from(want.len()).unwrap_or(usize::MAX);
         let step = limit.min(self.chunk);
         match self.source.storage() {
@@ -72,8 +72,8 @@ impl Seek {
                         done.map_err(io::Error::other).and_then(|read| read)
                     }
                     _ => match file.read(want.start, step, spare(&mut self.last)) {
-                        Read::Done(result) => result,
-                        Read::Blocking(read) => {
+                        FileRead::Done(result) => result,
+                        FileRead::Blocking(read) => {
                             self.reading = Reading::File(read);
                             return self.poll_bytes(cx, want);
                         }
@@ -88,20 +88,19 @@ impl Seek {
                         }
                         Some(Ok(bytes))
                     }
-                    Err(err) => Some(Err(err)),
+                    Err(err) => Some(Err(err.into())),
                 })
             }
             Storage::Access(access) => {
                 if !matches!(&self.reading, Reading::Stream(_, left) if *left == want) {
-                    let stream = access.clone().read_range(want.start..want.end, self.chunk);
-                    self.reading = Reading::Stream(Mutex::new(stream), want);
+                    let stream = access.read_range(want.start..want.end);
+                    self.reading = Reading::Stream(stream, want);
                 }
                 let Reading::Stream(stream, left) = &mut self.reading else {
                     unreachable!("opened above")
                 };
-                let stream = stream.get_mut().unwrap_or_else(|e| e.into_inner());
                 loop {
-                    return Poll::Ready(match ready!(stream.as_mut().poll_next(cx)) {
+                    return Poll::Ready(match ready!(Pin::new(&mut *stream).poll_next(cx)) {
                         Some(Ok(bytes)) if bytes.is_empty() => continue,
                         Some(Ok(mut bytes)) => {
                             // A stream that gives more than its range is cut to it.
@@ -123,25 +122,25 @@ fn spare(last: &mut Option<Bytes>) -> Option<BytesMut> {
     last.take()?.try_into_mut().ok()
 }
 
-impl ReadRange for Seek {
+impl RangeReader for SourceReader {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         want: ByteRange,
     ) -> Poll<Option<Result<Bytes, BoxError>>> {
-        let bytes = ready!(self.poll_bytes(cx, want));
-        Poll::Ready(bytes.map(|result| result.map_err(Into::into)))
+        self.get_mut().poll_bytes(cx, want)
     }
 
-    fn finish(mut self: Pin<&mut Self>) {
-        self.reading = Reading::Nothing;
-        self.last = None;
+    fn finish(self: Pin<&mut Self>) {
+        let this = self.get_mut();
+        this.reading = Reading::Nothing;
+        this.last = None;
     }
 }
 
-impl fmt::Debug for Seek {
+impl fmt::Debug for SourceReader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Seek")
+        f.debug_struct("SourceReader")
             .field("source", &self.source)
             .field("chunk", &self.chunk)
             .finish_non_exhaustive()
