@@ -5,7 +5,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -24,6 +23,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::Service;
 
 use crate::coalesce::{self, Turn};
+use crate::in_flight::InFlight;
 use crate::log::RequestLog;
 
 /// How long a client may keep the server waiting; see the flags in `main.rs`.
@@ -36,31 +36,6 @@ pub(crate) struct Limits {
     pub(crate) idle: Duration,
     /// While the client takes none of the bytes the server is sending.
     pub(crate) send: Duration,
-}
-
-/// The requests of a connection: a request counts from its head until its response
-/// body is dropped, sent or not.
-#[derive(Debug, Default)]
-pub(crate) struct InFlight {
-    started: AtomicUsize,
-    ended: AtomicUsize,
-}
-
-impl InFlight {
-    pub(crate) fn start(&self) {
-        self.started.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn end(&self) {
-        self.ended.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// How many requests have started, and whether any is still being answered.
-    fn load(&self) -> (usize, bool) {
-        let ended = self.ended.load(Ordering::Relaxed);
-        let started = self.started.load(Ordering::Relaxed);
-        (started, started != ended)
-    }
 }
 
 /// What a connection is served with: a service of hyper's requests, cloned for each

@@ -19,6 +19,7 @@
 //! - `log.rs`: one `tracing` event per request with `RUST_LOG=info` (the default,
 //!   `warn`, logs only what goes wrong, like the nginx with `access_log off` that the
 //!   benchmarks compare against).
+//! - `in_flight.rs`: the requests a connection is answering, which its deadlines read.
 //!
 //! The accept loop survives running out of file descriptors, `--max-connections` caps
 //! how many connections are served at once, and SIGINT or SIGTERM stops accepting at
@@ -27,6 +28,7 @@
 mod coalesce;
 mod connection;
 mod files;
+mod in_flight;
 mod log;
 mod store;
 mod tls;
