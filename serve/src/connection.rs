@@ -176,11 +176,19 @@ impl<T> Deadlines<T> {
 }
 
 /// Whether `deadline` has passed, arming `timer` to wake the task when it does.
+///
+/// The clock says whether it has passed, not the timer: a timer answers `Pending`
+/// once the task has spent its cooperative budget, which a client whose bytes never
+/// stop coming makes it do on every turn (the socket's reads spend it first).
 fn expired(timer: &mut Pin<Box<Sleep>>, deadline: Instant, cx: &mut Context<'_>) -> bool {
+    if Instant::now() >= deadline {
+        return true;
+    }
     if timer.deadline() != deadline {
         timer.as_mut().reset(deadline);
     }
-    timer.as_mut().poll(cx).is_ready()
+    let _ = timer.as_mut().poll(cx);
+    false
 }
 
 impl<T: AsyncRead> AsyncRead for Deadlines<T> {
@@ -293,5 +301,63 @@ impl<T: AsyncWrite> AsyncWrite for Deadlines<T> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.guard(cx, AsyncWrite::poll_shutdown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use super::*;
+
+    /// A socket that gives the first bytes of a request head, then has more bytes
+    /// each time than the task can take: every read spends the task's cooperative
+    /// budget, and then waits.
+    struct Flooding {
+        started: bool,
+    }
+
+    impl AsyncRead for Flooding {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            if !self.started {
+                self.started = true;
+                buf.put_slice(b"GET");
+                return Poll::Ready(Ok(()));
+            }
+            while let Poll::Ready(progress) = tokio::task::coop::poll_proceed(cx) {
+                progress.made_progress();
+            }
+            Poll::Pending
+        }
+    }
+
+    /// One poll of a read.
+    async fn read(io: &mut Deadlines<Flooding>) -> Poll<io::Result<()>> {
+        let mut storage = [0; 16];
+        let mut buf = ReadBuf::new(&mut storage);
+        poll_fn(|cx| Poll::Ready(Pin::new(&mut *io).poll_read(cx, &mut buf))).await
+    }
+
+    #[tokio::test]
+    async fn the_header_deadline_holds_when_reads_spend_the_tasks_budget() {
+        let limit = Duration::from_millis(20);
+        let limits = Limits {
+            header: limit,
+            idle: limit,
+            send: limit,
+        };
+        let in_flight = Arc::new(InFlight::default());
+        let mut io = Deadlines::new(Flooding { started: false }, limits, in_flight);
+        assert!(matches!(read(&mut io).await, Poll::Ready(Ok(()))));
+        tokio::time::sleep(limit * 2).await;
+        let late = read(&mut io).await;
+        assert!(
+            matches!(&late, Poll::Ready(Err(err)) if err.kind() == io::ErrorKind::TimedOut),
+            "the head's deadline has passed: {late:?}"
+        );
     }
 }
