@@ -105,6 +105,17 @@ where
     // meanwhile, so with a bound of one frame `h2` takes the next chunk only once the
     // last has gone out in frames: a paused stream holds two chunks, not three.
     builder.http2().max_send_buf_size(16 * 1024);
+    // What holds HTTP/2's abuse in check (tests/h2_abuse.rs), hyper's or h2's defaults
+    // but stated here, since hyper leaves them free to change. A client may have 200
+    // streams open, each holding at most a file and two chunks.
+    builder.http2().max_concurrent_streams(200);
+    // Rapid reset (CVE-2023-44487): past 20 streams that the client opens and resets
+    // before hyper has taken them, GOAWAY(ENHANCE_YOUR_CALM).
+    builder.http2().max_pending_accept_reset_streams(20);
+    // Request heads of at most 16 KiB (h2's own default is 16 MiB). h2 takes as many
+    // CONTINUATION frames per head as that needs, with some slack and at least 5, then
+    // sends GOAWAY(ENHANCE_YOUR_CALM): a head that never ends costs a few frames.
+    builder.http2().max_header_list_size(16 * 1024);
     let (io, drain) = coalesce::gather(io);
     let conn = builder.serve_connection(TokioIo::new(io), service);
     if let Err(err) = Turn::new(watcher.watch(conn), drain).await {
