@@ -34,7 +34,8 @@ pub(crate) struct Limits {
     pub(crate) header: Duration,
     /// Between the end of one response and the first byte of the next request.
     pub(crate) idle: Duration,
-    /// While the client takes none of the bytes the server is sending.
+    /// While the client takes none of the bytes the server is sending: the socket
+    /// refuses them, or a response waits for room in HTTP/2's flow-control window.
     pub(crate) send: Duration,
 }
 
@@ -74,7 +75,7 @@ pub(crate) async fn serve<S: Handler>(
     limits: Limits,
     watcher: Watcher,
 ) {
-    let in_flight = Arc::new(InFlight::default());
+    let in_flight = Arc::new(InFlight::new());
     // Beneath TLS, so the handshake has the header deadline too.
     let io = Deadlines::new(stream, limits, in_flight.clone());
     let service = RequestLog::new(service, in_flight);
@@ -107,7 +108,8 @@ where
     builder.http2().max_send_buf_size(16 * 1024);
     // What holds HTTP/2's abuse in check (tests/h2_abuse.rs), hyper's or h2's defaults
     // but stated here, since hyper leaves them free to change. A client may have 200
-    // streams open, each holding at most a file and two chunks.
+    // streams open, each holding at most a file and two chunks, for at most the send
+    // deadline if it takes nothing.
     builder.http2().max_concurrent_streams(200);
     // Rapid reset (CVE-2023-44487): past 20 streams that the client opens and resets
     // before hyper has taken them, GOAWAY(ENHANCE_YOUR_CALM).
@@ -146,8 +148,11 @@ pub(crate) async fn accept_error(err: io::Error) {
 pin_project_lite::pin_project! {
     /// A connection's byte stream, with its deadlines: while no request is being
     /// answered, a read that waits past the header or idle deadline fails; a write that
-    /// waits past the send deadline fails. hyper then closes the connection and drops
-    /// the response body, with its file handles and buffers.
+    /// waits past the send deadline fails, and so does a read while a response has
+    /// waited that long for the client to take its next chunk (an HTTP/2 client that
+    /// never opens a stream's window refuses nothing the socket sees). hyper then
+    /// closes the connection and drops the response bodies, with their file handles
+    /// and buffers.
     ///
     /// hyper's own `header_read_timeout` runs one timer from the end of a response to
     /// the end of the next head, so it cannot tell a slow head from an idle client.
@@ -162,6 +167,8 @@ pin_project_lite::pin_project! {
         head_started: bool,
         // When waiting to read fails, while no request is being answered.
         read_deadline: Option<Instant>,
+        // When to look for a response waiting for the client, while answering.
+        stall_check: Option<Instant>,
         read_timer: Pin<Box<Sleep>>,
         // When waiting to write fails.
         write_deadline: Option<Instant>,
@@ -179,6 +186,7 @@ impl<T> Deadlines<T> {
             started: 0,
             head_started: false,
             read_deadline: None,
+            stall_check: None,
             read_timer: Box::pin(sleep_until(far)),
             write_deadline: None,
             write_timer: Box::pin(sleep_until(far)),
@@ -219,8 +227,32 @@ impl<T: AsyncRead> AsyncRead for Deadlines<T> {
         if busy {
             // Answering: reading the next request can wait; the send deadline guards.
             *this.read_deadline = None;
-            return this.io.poll_read(cx, buf);
+            if let Poll::Ready(result) = this.io.poll_read(cx, buf) {
+                return Poll::Ready(result);
+            }
+            // Look for a stalled response each time the oldest wait could have run
+            // out, and at least once per send deadline.
+            let send = this.limits.send;
+            let check = *this
+                .stall_check
+                .get_or_insert_with(|| Instant::now() + send);
+            if expired(this.read_timer, check, cx) {
+                let now = Instant::now();
+                let next = match this.in_flight.longest_wait().map(Instant::from_std) {
+                    Some(since) if since + send <= now => {
+                        let err = "client took none of a response in time";
+                        return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, err)));
+                    }
+                    Some(since) => since + send,
+                    None => now + send,
+                };
+                *this.stall_check = Some(next);
+                // Arms the timer for the next look.
+                let _ = expired(this.read_timer, next, cx);
+            }
+            return Poll::Pending;
         }
+        *this.stall_check = None;
         let served = *this.started > 0;
         let before = buf.filled().len();
         match this.io.poll_read(cx, buf) {
@@ -361,7 +393,7 @@ mod tests {
             idle: limit,
             send: limit,
         };
-        let in_flight = Arc::new(InFlight::default());
+        let in_flight = Arc::new(InFlight::new());
         let mut io = Deadlines::new(Flooding { started: false }, limits, in_flight);
         assert!(matches!(read(&mut io).await, Poll::Ready(Ok(()))));
         tokio::time::sleep(limit * 2).await;

@@ -105,7 +105,7 @@ where
             inner,
             sent: 0,
             entry,
-            _answering: answering,
+            answering,
         })))
     }
 }
@@ -120,7 +120,9 @@ pin_project_lite::pin_project! {
         // Whether the body yielded its end.
         complete: bool,
         entry: Option<Entry>,
-        _answering: Answering,
+        // Also tells the connection's deadlines whether the response waits for the
+        // client.
+        answering: Answering,
     }
 
     impl<B> PinnedDrop for Logged<B> {
@@ -152,9 +154,11 @@ impl<B: Body> Body for Logged<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let mut this = self.project();
+        this.answering.asked();
         let frame = ready!(this.inner.as_mut().poll_frame(cx));
         match &frame {
             Some(Ok(frame)) => {
+                this.answering.gave();
                 *this.sent += frame
                     .data_ref()
                     .map_or(0, |d| bytes::Buf::remaining(d) as u64);

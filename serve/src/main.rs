@@ -97,7 +97,9 @@ struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 75)]
     idle_timeout: u64,
     /// Seconds a client may take none of a response's bytes before the connection is
-    /// closed and the response dropped (nginx's `send_timeout`).
+    /// closed and the response dropped (nginx's `send_timeout`). Over HTTP/2, that
+    /// includes a response waiting for the client to open its flow-control window: the
+    /// connection is closed with all its streams.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     send_timeout: u64,
     /// Connections served at once; more wait in the kernel's listen queue until one
