@@ -101,3 +101,52 @@ impl Drop for Answering {
         self.in_flight.ended.fetch_add(1, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_response_waits_from_its_last_chunk_until_asked_for_the_next() {
+        let in_flight = Arc::new(InFlight::new());
+        let answering = in_flight.start();
+        assert_eq!(in_flight.longest_wait(), None, "no chunk given yet");
+        let before = Instant::now();
+        answering.gave();
+        let since = in_flight.longest_wait().expect("waiting for the client");
+        assert!(since + Duration::from_millis(1) >= before && since <= Instant::now());
+        // A body that is asked and has nothing yet (a slow store) waits for itself.
+        answering.asked();
+        assert_eq!(in_flight.longest_wait(), None);
+    }
+
+    #[test]
+    fn the_longest_wait_is_the_oldest_of_the_responses_still_answered() {
+        let in_flight = Arc::new(InFlight::new());
+        let (first, second, third) = (in_flight.start(), in_flight.start(), in_flight.start());
+        first.gave();
+        std::thread::sleep(Duration::from_millis(5));
+        second.gave();
+        third.gave();
+        let oldest = in_flight.longest_wait().unwrap();
+        drop(first);
+        let next = in_flight.longest_wait().unwrap();
+        assert!(next > oldest, "an ended response no longer counts");
+        assert_eq!(in_flight.load(), (3, true));
+        drop((second, third));
+        assert_eq!(in_flight.longest_wait(), None);
+        assert_eq!(in_flight.load(), (3, false));
+    }
+
+    #[test]
+    fn the_waits_of_ended_responses_are_cleared_out() {
+        let in_flight = Arc::new(InFlight::new());
+        let kept = in_flight.start();
+        for _ in 0..10_000 {
+            drop(in_flight.start());
+        }
+        let waits = in_flight.waits.lock().unwrap().len();
+        assert!(waits <= 4, "{waits} waits kept for one response in flight");
+        drop(kept);
+    }
+}

@@ -591,3 +591,66 @@ fn streams_that_never_open_their_window_are_closed_after_the_send_timeout() {
         seen.iter().map(|(_, lived)| *lived).max().unwrap(),
     );
 }
+
+/// The other side of the deadline above: a client that reads slowly, opening its
+/// window 16 KiB at a time every 400 ms, keeps taking bytes, and gets its whole
+/// response though that takes longer than the send timeout (2 s).
+#[test]
+fn a_slow_reader_that_keeps_opening_its_window_gets_the_whole_response() {
+    let _one = one_at_a_time();
+    let server = Server::start(root(), &["--send-timeout", "2"]);
+    const WINDOW: u32 = 16 << 10;
+    const LEN: usize = 128 << 10;
+    let mut block = h2::get_block("/big.bin");
+    block.extend(h2::literal(50, &format!("bytes=0-{}", LEN - 1)));
+    let head = h2::frame(
+        kind::HEADERS,
+        flag::END_STREAM | flag::END_HEADERS,
+        1,
+        &block,
+    );
+    let opened = Instant::now();
+    let first = [h2::open(&[(setting::INITIAL_WINDOW_SIZE, WINDOW)]), head];
+    let mut stream = connect(server.addr, &first.concat());
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let (mut body, mut unacked) = (Vec::new(), 0);
+    loop {
+        let frame = Frame::read(&mut stream).expect("the server must not close the connection");
+        match frame.kind {
+            kind::SETTINGS if !frame.is_ack() => {
+                stream
+                    .write_all(&h2::frame(kind::SETTINGS, flag::ACK, 0, &[]))
+                    .unwrap();
+            }
+            kind::DATA if frame.stream == 1 => {
+                body.extend_from_slice(&frame.payload);
+                if frame.flags & flag::END_STREAM != 0 {
+                    break;
+                }
+                unacked += frame.payload.len();
+                if unacked >= WINDOW as usize {
+                    std::thread::sleep(Duration::from_millis(400));
+                    let more = u32::try_from(unacked).unwrap().to_be_bytes();
+                    let update = [
+                        h2::frame(kind::WINDOW_UPDATE, 0, 1, &more),
+                        h2::frame(kind::WINDOW_UPDATE, 0, 0, &more),
+                    ];
+                    stream.write_all(&update.concat()).unwrap();
+                    unacked = 0;
+                }
+            }
+            kind::GOAWAY | kind::RST_STREAM => panic!("the server gave up: {frame:?}"),
+            _ => {}
+        }
+    }
+    let took = opened.elapsed();
+    assert!(
+        body == support::content(BIG)[..LEN],
+        "{} bytes, not the file's first {LEN}",
+        body.len()
+    );
+    assert!(took > Duration::from_millis(2500), "took only {took:?}");
+    eprintln!("slow reader: {LEN} bytes in {took:?}, the send timeout being 2 s");
+}
