@@ -471,11 +471,36 @@ fn a_settings_flood_is_answered_at_the_clients_pace_and_closed_at_the_header_tim
 /// `CONTINUATION` of one small field each, on one connection after another. Defence:
 /// h2 takes at most max(header list size / frame size × 1.25, 5) `CONTINUATION` frames
 /// per head (5, with the 16 KiB header list size set in connection.rs), then sends
-/// `GOAWAY(ENHANCE_YOUR_CALM, "too_many_continuations")` and closes.
+/// `GOAWAY(ENHANCE_YOUR_CALM, "too_many_continuations")` and closes. The first
+/// connection checks that limit exactly; the others flood.
 #[test]
 fn an_endless_continuation_is_cut_with_goaway_enhance_your_calm() {
     let _one = one_at_a_time();
     let server = Server::start(root(), &[]);
+    // A head without END_HEADERS, then CONTINUATION frames of one field each.
+    let head = h2::frame(
+        kind::HEADERS,
+        flag::END_STREAM,
+        1,
+        &h2::get_block("/big.bin"),
+    );
+    let first = [h2::open(&[]), head].concat();
+    let field = h2::literal_named("x-a", "b");
+    let continuation = h2::frame(kind::CONTINUATION, 0, 1, &field);
+    let calm = Some((code::ENHANCE_YOUR_CALM, "too_many_continuations"));
+
+    // The limit, exactly: the server takes five, and not a sixth.
+    let mut stream = connect(server.addr, &first);
+    let watch = Watch::start(&stream, Duration::from_secs(2), false);
+    stream.write_all(&continuation.repeat(5)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !watch.over(),
+        "five CONTINUATION frames are within the limit"
+    );
+    stream.write_all(&continuation).unwrap();
+    assert_eq!(watch.join().goaway(), calm, "the sixth is not");
+
     // Frames per connection: at most 1,000, were the server never to react.
     const MOST: usize = 1000;
     const CONNECTIONS: usize = 2000;
@@ -483,16 +508,8 @@ fn an_endless_continuation_is_cut_with_goaway_enhance_your_calm() {
         let started = Instant::now();
         let mut connections = Vec::new();
         while started.elapsed() < Duration::from_secs(3) && connections.len() < CONNECTIONS {
-            let head = h2::frame(
-                kind::HEADERS,
-                flag::END_STREAM,
-                1,
-                &h2::get_block("/big.bin"),
-            );
-            let mut stream = connect(server.addr, &[h2::open(&[]), head].concat());
+            let mut stream = connect(server.addr, &first);
             let watch = Watch::start(&stream, Duration::from_secs(2), false);
-            let field = h2::literal_named("x-a", "b");
-            let continuation = h2::frame(kind::CONTINUATION, 0, 1, &field);
             let mut sent = 0;
             while sent < MOST && !watch.over() {
                 if stream.write_all(&continuation.repeat(10)).is_err() {
@@ -507,7 +524,7 @@ fn an_endless_continuation_is_cut_with_goaway_enhance_your_calm() {
     for (sent, seen) in &connections {
         assert_eq!(
             seen.goaway(),
-            Some((code::ENHANCE_YOUR_CALM, "too_many_continuations")),
+            calm,
             "after {sent} CONTINUATION frames: {seen:?}"
         );
         assert_eq!(seen.end, Some(End::Closed), "{seen:?}");
