@@ -19,6 +19,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{ready, Context, Poll};
 
+use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The most bytes gathered before they are written without waiting for the turn's end,
@@ -32,7 +33,7 @@ const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
 pub(crate) fn gather<T>(io: T) -> (Gathered<T>, Drain<T>) {
     let shared = Arc::new(Mutex::new(Shared {
         io,
-        buf: Vec::new(),
+        buf: BytesMut::new(),
         blocked: false,
         http2: None,
         matched: 0,
@@ -43,7 +44,7 @@ pub(crate) fn gather<T>(io: T) -> (Gathered<T>, Drain<T>) {
 struct Shared<T> {
     io: T,
     // Bytes written by hyper and not yet by the socket.
-    buf: Vec<u8>,
+    buf: BytesMut,
     // Whether the last attempt to write `buf` out left some of it.
     blocked: bool,
     // Whether the connection speaks HTTP/2, once its first bytes have been read.
@@ -59,28 +60,24 @@ impl<T: AsyncWrite + Unpin> Shared<T> {
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.buf.is_empty() && !self.blocked {
             // A turn that wrote nothing: an idle connection holds no buffer.
-            self.buf = Vec::new();
+            self.buf = BytesMut::new();
             return Poll::Ready(Ok(()));
         }
-        let mut written = 0;
-        while written < self.buf.len() {
-            match Pin::new(&mut self.io).poll_write(cx, &self.buf[written..]) {
-                Poll::Ready(Ok(0)) => {
-                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-                }
-                Poll::Ready(Ok(n)) => written += n,
+        while self.buf.has_remaining() {
+            match Pin::new(&mut self.io).poll_write(cx, self.buf.chunk()) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => self.buf.advance(n),
                 Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
                 Poll::Pending => {
-                    // The client is behind: keep only what it has yet to take.
-                    self.buf.drain(..written);
-                    self.buf.shrink_to_fit();
+                    // The client is behind: `buf` keeps what it has yet to take, its
+                    // start moved past the rest without a copy.
                     self.blocked = true;
                     return Poll::Pending;
                 }
             }
         }
-        // Kept for the next turn while the connection is sending.
-        self.buf.clear();
+        // The allocation is kept for the next turn while the connection is sending:
+        // the next write into the empty buffer moves its start back to the beginning.
         self.blocked = Pin::new(&mut self.io).poll_flush(cx)?.is_pending();
         if self.blocked {
             return Poll::Pending;
@@ -171,8 +168,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Gathered<T> {
                 return Pin::new(&mut shared.io).poll_write_vectored(cx, bufs);
             }
         }
+        // The buffer is empty here, or none of it has gone out yet (a partial write
+        // blocks what follows until all of it is out): this allocates CAPACITY once,
+        // and later moves the empty buffer's start back rather than grow it.
         let room = CAPACITY - shared.buf.len();
-        shared.buf.reserve_exact(room);
+        shared.buf.reserve(room);
         for buf in bufs {
             shared.buf.extend_from_slice(buf);
         }

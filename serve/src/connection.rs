@@ -5,7 +5,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -24,6 +23,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::Service;
 
 use crate::coalesce::{self, Turn};
+use crate::in_flight::InFlight;
 use crate::log::RequestLog;
 
 /// How long a client may keep the server waiting; see the flags in `main.rs`.
@@ -34,33 +34,9 @@ pub(crate) struct Limits {
     pub(crate) header: Duration,
     /// Between the end of one response and the first byte of the next request.
     pub(crate) idle: Duration,
-    /// While the client takes none of the bytes the server is sending.
+    /// While the client takes none of the bytes the server is sending: the socket
+    /// refuses them, or a response waits for room in HTTP/2's flow-control window.
     pub(crate) send: Duration,
-}
-
-/// The requests of a connection: a request counts from its head until its response
-/// body is dropped, sent or not.
-#[derive(Debug, Default)]
-pub(crate) struct InFlight {
-    started: AtomicUsize,
-    ended: AtomicUsize,
-}
-
-impl InFlight {
-    pub(crate) fn start(&self) {
-        self.started.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn end(&self) {
-        self.ended.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// How many requests have started, and whether any is still being answered.
-    fn load(&self) -> (usize, bool) {
-        let ended = self.ended.load(Ordering::Relaxed);
-        let started = self.started.load(Ordering::Relaxed);
-        (started, started != ended)
-    }
 }
 
 /// What a connection is served with: a service of hyper's requests, cloned for each
@@ -99,7 +75,7 @@ pub(crate) async fn serve<S: Handler>(
     limits: Limits,
     watcher: Watcher,
 ) {
-    let in_flight = Arc::new(InFlight::default());
+    let in_flight = Arc::new(InFlight::new());
     // Beneath TLS, so the handshake has the header deadline too.
     let io = Deadlines::new(stream, limits, in_flight.clone());
     let service = RequestLog::new(service, in_flight);
@@ -130,6 +106,18 @@ where
     // meanwhile, so with a bound of one frame `h2` takes the next chunk only once the
     // last has gone out in frames: a paused stream holds two chunks, not three.
     builder.http2().max_send_buf_size(16 * 1024);
+    // What holds HTTP/2's abuse in check (tests/h2_abuse.rs), hyper's or h2's defaults
+    // but stated here, since hyper leaves them free to change. A client may have 200
+    // streams open, each holding at most a file and two chunks, for at most the send
+    // deadline if it takes nothing.
+    builder.http2().max_concurrent_streams(200);
+    // Rapid reset (CVE-2023-44487): past 20 streams that the client opens and resets
+    // before hyper has taken them, GOAWAY(ENHANCE_YOUR_CALM).
+    builder.http2().max_pending_accept_reset_streams(20);
+    // Request heads of at most 16 KiB (h2's own default is 16 MiB). h2 takes as many
+    // CONTINUATION frames per head as that needs, with some slack and at least 5, then
+    // sends GOAWAY(ENHANCE_YOUR_CALM): a head that never ends costs a few frames.
+    builder.http2().max_header_list_size(16 * 1024);
     let (io, drain) = coalesce::gather(io);
     let conn = builder.serve_connection(TokioIo::new(io), service);
     if let Err(err) = Turn::new(watcher.watch(conn), drain).await {
@@ -160,8 +148,11 @@ pub(crate) async fn accept_error(err: io::Error) {
 pin_project_lite::pin_project! {
     /// A connection's byte stream, with its deadlines: while no request is being
     /// answered, a read that waits past the header or idle deadline fails; a write that
-    /// waits past the send deadline fails. hyper then closes the connection and drops
-    /// the response body, with its file handles and buffers.
+    /// waits past the send deadline fails, and so does a read while a response has
+    /// waited that long for the client to take its next chunk (an HTTP/2 client that
+    /// never opens a stream's window refuses nothing the socket sees). hyper then
+    /// closes the connection and drops the response bodies, with their file handles
+    /// and buffers.
     ///
     /// hyper's own `header_read_timeout` runs one timer from the end of a response to
     /// the end of the next head, so it cannot tell a slow head from an idle client.
@@ -176,6 +167,8 @@ pin_project_lite::pin_project! {
         head_started: bool,
         // When waiting to read fails, while no request is being answered.
         read_deadline: Option<Instant>,
+        // When to look for a response waiting for the client, while answering.
+        stall_check: Option<Instant>,
         read_timer: Pin<Box<Sleep>>,
         // When waiting to write fails.
         write_deadline: Option<Instant>,
@@ -193,6 +186,7 @@ impl<T> Deadlines<T> {
             started: 0,
             head_started: false,
             read_deadline: None,
+            stall_check: None,
             read_timer: Box::pin(sleep_until(far)),
             write_deadline: None,
             write_timer: Box::pin(sleep_until(far)),
@@ -201,11 +195,19 @@ impl<T> Deadlines<T> {
 }
 
 /// Whether `deadline` has passed, arming `timer` to wake the task when it does.
+///
+/// The clock says whether it has passed, not the timer: a timer answers `Pending`
+/// once the task has spent its cooperative budget, which a client whose bytes never
+/// stop coming makes it do on every turn (the socket's reads spend it first).
 fn expired(timer: &mut Pin<Box<Sleep>>, deadline: Instant, cx: &mut Context<'_>) -> bool {
+    if Instant::now() >= deadline {
+        return true;
+    }
     if timer.deadline() != deadline {
         timer.as_mut().reset(deadline);
     }
-    timer.as_mut().poll(cx).is_ready()
+    let _ = timer.as_mut().poll(cx);
+    false
 }
 
 impl<T: AsyncRead> AsyncRead for Deadlines<T> {
@@ -225,8 +227,32 @@ impl<T: AsyncRead> AsyncRead for Deadlines<T> {
         if busy {
             // Answering: reading the next request can wait; the send deadline guards.
             *this.read_deadline = None;
-            return this.io.poll_read(cx, buf);
+            if let Poll::Ready(result) = this.io.poll_read(cx, buf) {
+                return Poll::Ready(result);
+            }
+            // Look for a stalled response each time the oldest wait could have run
+            // out, and at least once per send deadline.
+            let send = this.limits.send;
+            let check = *this
+                .stall_check
+                .get_or_insert_with(|| Instant::now() + send);
+            if expired(this.read_timer, check, cx) {
+                let now = Instant::now();
+                let next = match this.in_flight.longest_wait().map(Instant::from_std) {
+                    Some(since) if since + send <= now => {
+                        let err = "client took none of a response in time";
+                        return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, err)));
+                    }
+                    Some(since) => since + send,
+                    None => now + send,
+                };
+                *this.stall_check = Some(next);
+                // Arms the timer for the next look.
+                let _ = expired(this.read_timer, next, cx);
+            }
+            return Poll::Pending;
         }
+        *this.stall_check = None;
         let served = *this.started > 0;
         let before = buf.filled().len();
         match this.io.poll_read(cx, buf) {
@@ -318,5 +344,63 @@ impl<T: AsyncWrite> AsyncWrite for Deadlines<T> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.guard(cx, AsyncWrite::poll_shutdown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use super::*;
+
+    /// A socket that gives the first bytes of a request head, then has more bytes
+    /// each time than the task can take: every read spends the task's cooperative
+    /// budget, and then waits.
+    struct Flooding {
+        started: bool,
+    }
+
+    impl AsyncRead for Flooding {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            if !self.started {
+                self.started = true;
+                buf.put_slice(b"GET");
+                return Poll::Ready(Ok(()));
+            }
+            while let Poll::Ready(progress) = tokio::task::coop::poll_proceed(cx) {
+                progress.made_progress();
+            }
+            Poll::Pending
+        }
+    }
+
+    /// One poll of a read.
+    async fn read(io: &mut Deadlines<Flooding>) -> Poll<io::Result<()>> {
+        let mut storage = [0; 16];
+        let mut buf = ReadBuf::new(&mut storage);
+        poll_fn(|cx| Poll::Ready(Pin::new(&mut *io).poll_read(cx, &mut buf))).await
+    }
+
+    #[tokio::test]
+    async fn the_header_deadline_holds_when_reads_spend_the_tasks_budget() {
+        let limit = Duration::from_millis(20);
+        let limits = Limits {
+            header: limit,
+            idle: limit,
+            send: limit,
+        };
+        let in_flight = Arc::new(InFlight::new());
+        let mut io = Deadlines::new(Flooding { started: false }, limits, in_flight);
+        assert!(matches!(read(&mut io).await, Poll::Ready(Ok(()))));
+        tokio::time::sleep(limit * 2).await;
+        let late = read(&mut io).await;
+        assert!(
+            matches!(&late, Poll::Ready(Err(err)) if err.kind() == io::ErrorKind::TimedOut),
+            "the head's deadline has passed: {late:?}"
+        );
     }
 }

@@ -16,7 +16,7 @@ use http::{Method, Request, Response, StatusCode, Version};
 use http_body::{Body, Frame, SizeHint};
 use tower::Service;
 
-use crate::connection::InFlight;
+use crate::in_flight::{Answering, InFlight};
 
 /// The service of one connection, with its requests counted and logged.
 #[derive(Clone, Debug)]
@@ -68,10 +68,9 @@ where
                 start: Instant::now(),
             }
         });
-        self.in_flight.start();
         LogFuture {
             inner: self.inner.call(req),
-            started: Some((entry, InFlightGuard(self.in_flight.clone()))),
+            started: Some((entry, self.in_flight.start())),
         }
     }
 }
@@ -81,7 +80,7 @@ pin_project_lite::pin_project! {
     pub(crate) struct LogFuture<F> {
         #[pin]
         inner: F,
-        started: Option<(Option<Entry>, InFlightGuard)>,
+        started: Option<(Option<Entry>, Answering)>,
     }
 }
 
@@ -95,7 +94,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let res = ready!(this.inner.poll(cx))?;
-        let (entry, guard) = this.started.take().expect("polled after completion");
+        let (entry, answering) = this.started.take().expect("polled after completion");
         let entry = entry.map(|entry| Entry {
             status: res.status(),
             ..entry
@@ -106,18 +105,8 @@ where
             inner,
             sent: 0,
             entry,
-            _guard: guard,
+            answering,
         })))
-    }
-}
-
-/// Ends a request's count when dropped, however the request ends.
-#[derive(Debug)]
-struct InFlightGuard(Arc<InFlight>);
-
-impl Drop for InFlightGuard {
-    fn drop(&mut self) {
-        self.0.end();
     }
 }
 
@@ -131,7 +120,9 @@ pin_project_lite::pin_project! {
         // Whether the body yielded its end.
         complete: bool,
         entry: Option<Entry>,
-        _guard: InFlightGuard,
+        // Also tells the connection's deadlines whether the response waits for the
+        // client.
+        answering: Answering,
     }
 
     impl<B> PinnedDrop for Logged<B> {
@@ -163,9 +154,11 @@ impl<B: Body> Body for Logged<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let mut this = self.project();
+        this.answering.asked();
         let frame = ready!(this.inner.as_mut().poll_frame(cx));
         match &frame {
             Some(Ok(frame)) => {
+                this.answering.gave();
                 *this.sent += frame
                     .data_ref()
                     .map_or(0, |d| bytes::Buf::remaining(d) as u64);

@@ -19,6 +19,7 @@
 //! - `log.rs`: one `tracing` event per request with `RUST_LOG=info` (the default,
 //!   `warn`, logs only what goes wrong, like the nginx with `access_log off` that the
 //!   benchmarks compare against).
+//! - `in_flight.rs`: the requests a connection is answering, which its deadlines read.
 //!
 //! The accept loop survives running out of file descriptors, `--max-connections` caps
 //! how many connections are served at once, and SIGINT or SIGTERM stops accepting at
@@ -27,6 +28,7 @@
 mod coalesce;
 mod connection;
 mod files;
+mod in_flight;
 mod log;
 mod store;
 mod tls;
@@ -95,7 +97,9 @@ struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 75)]
     idle_timeout: u64,
     /// Seconds a client may take none of a response's bytes before the connection is
-    /// closed and the response dropped (nginx's `send_timeout`).
+    /// closed and the response dropped (nginx's `send_timeout`). Over HTTP/2, that
+    /// includes a response waiting for the client to open its flow-control window: the
+    /// connection is closed with all its streams.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     send_timeout: u64,
     /// Connections served at once; more wait in the kernel's listen queue until one
