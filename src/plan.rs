@@ -1,14 +1,12 @@
 //! The decision: from what the request asked and what the inner response is, which
 //! response goes out.
 
-use http::header::{
-    ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, IF_RANGE, RANGE,
-};
+use http::header::{ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body::SizeHint;
 
 use crate::config::{Config, OverLimit};
-use crate::if_range;
+use crate::if_range::IfRange;
 use crate::preconditions::{Outcome, Preconditions};
 use crate::range::{self, ByteRange, List, ParsedRange, RangeSpec};
 use crate::validators::Validators;
@@ -21,7 +19,7 @@ pub(crate) struct RangeRequest {
     pub(crate) preconditions: Preconditions,
     /// `None` when the request has no `Range`, or one we ignore.
     pub(crate) range: Option<ParsedRange>,
-    pub(crate) if_range: Option<HeaderValue>,
+    pub(crate) if_range: Option<IfRange>,
     /// The one range handed on to the inner service, if any.
     pub(crate) forward: Option<RangeSpec>,
 }
@@ -37,6 +35,8 @@ impl RangeRequest {
         } else {
             Preconditions::default()
         };
+        // The inner service never sees `If-Range`: the layer evaluates it.
+        let if_range = IfRange::take(headers);
         // A `Range` sent twice is not a valid single field value: ignore it.
         let mut values = headers.get_all(RANGE).iter();
         let (range, sent) = match (values.next(), values.next()) {
@@ -50,15 +50,14 @@ impl RangeRequest {
         // can seek (tower-http's `ServeDir`, a proxy) sends only that range. Its answer is
         // checked against ours in `RangePlan::decide`. With `If-Range` nothing is handed on:
         // not every inner service evaluates it (`ServeDir` does not).
-        let with_if_range = headers.contains_key(IF_RANGE);
         let forward = match &range {
-            Some(ParsedRange::Specs(List::One(spec))) if !with_if_range => Some(*spec),
+            Some(ParsedRange::Specs(List::One(spec))) if if_range.is_none() => Some(*spec),
             _ => None,
         };
+        // RFC 9110 §13.1.5: If-Range without Range is ignored, so it is only kept with one.
+        let if_range = if_range.filter(|_| range.is_some());
         // Most clients already send the canonical form: then the header stays as it is.
         let canonical = forward.is_some_and(|spec| sent == Some(spec.canonical().as_bytes()));
-        // RFC 9110 §13.1.5: If-Range without Range is ignored, so it is only kept with one.
-        let if_range = headers.remove(IF_RANGE).filter(|_| range.is_some());
         match forward {
             Some(_) if canonical => {}
             Some(spec) => {
@@ -154,7 +153,7 @@ impl RangePlan {
             return full;
         };
         if let Some(condition) = &request.if_range {
-            if !if_range::matches(condition, &validators) {
+            if !condition.matches(&validators) {
                 return full;
             }
         }

@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use http::header::{ETAG, LAST_MODIFIED};
+use http::header::{DATE, ETAG, LAST_MODIFIED};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::date;
@@ -32,6 +32,11 @@ impl<'a> Validators<'a> {
     /// The `Last-Modified` instant, if it is a valid HTTP-date.
     pub(crate) fn last_modified(&self) -> Option<SystemTime> {
         date::parse(single(self.headers, LAST_MODIFIED)?.as_bytes())
+    }
+
+    /// The `Date` instant, if it is a valid HTTP-date: when the response was sent.
+    pub(crate) fn date(&self) -> Option<SystemTime> {
+        date::parse(single(self.headers, DATE)?.as_bytes())
     }
 }
 
