@@ -18,10 +18,11 @@ use crate::body::ResponseBody;
 use crate::config::Config;
 use crate::error::BoxError;
 use crate::multipart::{self, Parts};
-use crate::plan::{RangePlan, RangeRequest};
+use crate::plan::{self, RangePlan, RangeRequest};
 use crate::range::ByteRange;
 use crate::seek::Seek;
 use crate::source::RangeSource;
+use crate::validators;
 
 pin_project! {
     /// The future of [`RangeService`](crate::RangeService): the inner response, ranged.
@@ -64,16 +65,23 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let res = ready!(this.inner.poll(cx))?;
+        let mut res = ready!(this.inner.poll(cx))?;
         let Some(request) = this.request.take() else {
             return Poll::Ready(Ok(res.map(ResponseBody::passthrough)));
         };
+        // RFC 9110 §8.8.3.3: a strong tag names one content coding. A compressing layer
+        // inside this one kept the tag of the unencoded bytes, which this layer ranges
+        // for other clients: weakened, the tag cannot splice the two in `If-Range`.
+        let hint = res.body().size_hint();
+        if plan::coded_as_it_streams(res.status(), res.headers(), &hint, request.head) {
+            validators::weaken_etag(res.headers_mut());
+        }
         let seekable = res.extensions().get::<RangeSource>().map(RangeSource::len);
         let plan = RangePlan::decide(
             &request,
             res.status(),
             res.headers(),
-            &res.body().size_hint(),
+            &hint,
             seekable,
             this.config,
         );

@@ -236,6 +236,25 @@ impl OverLimit {
     }
 }
 
+/// Whether a response is a `200` whose content coding is applied as it streams: a
+/// `Content-Encoding` and no known length, as a compressing layer (tower-http's
+/// `CompressionLayer`) leaves it. Such a layer keeps the `ETag` of what it was given,
+/// which names the unencoded representation.
+pub(crate) fn coded_as_it_streams(
+    status: StatusCode,
+    headers: &HeaderMap,
+    hint: &SizeHint,
+    head: bool,
+) -> bool {
+    let coded = headers.get_all(CONTENT_ENCODING).iter().any(|value| {
+        value.as_bytes().split(|&b| b == b',').any(|coding| {
+            let coding = range::trim_ows(coding);
+            !coding.is_empty() && !coding.eq_ignore_ascii_case(b"identity")
+        })
+    });
+    status == StatusCode::OK && coded && representation_len(headers, hint, head).is_none()
+}
+
 /// The length of the representation: `Content-Length` when the inner response sets it,
 /// else the body's exact size. A `Content-Length` that disagrees with the body means we
 /// cannot know which bytes are which, so the response is left alone.
