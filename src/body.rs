@@ -160,6 +160,14 @@ where
     }
 }
 
+/// An empty body, as layers outside this one make their own answers with:
+/// tower-http's `TimeoutLayer` answers `408` with `B::default()`.
+impl<B: Body> Default for ResponseBody<B> {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
 impl<B: Body> fmt::Debug for ResponseBody<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.kind {

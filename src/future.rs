@@ -19,10 +19,11 @@ use crate::config::Config;
 use crate::error::BoxError;
 use crate::field;
 use crate::multipart::{self, Parts};
-use crate::plan::{Answer, BytesFrom, RangePlan, RangeRequest};
+use crate::plan::{self, Answer, BytesFrom, RangePlan, RangeRequest};
 use crate::range::ByteRange;
 use crate::source::RangeSource;
 use crate::source_reader::SourceReader;
+use crate::validators;
 
 pin_project! {
     /// The future of [`RangeService`](crate::RangeService): the inner response, ranged.
@@ -65,16 +66,23 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let res = ready!(this.inner.poll(cx))?;
+        let mut res = ready!(this.inner.poll(cx))?;
         let Some(request) = this.request.take() else {
             return Poll::Ready(Ok(res.map(ResponseBody::passthrough)));
         };
+        // RFC 9110 §8.8.3.3: a strong tag names one content coding. A compressing layer
+        // inside this one kept the tag of the unencoded bytes, which this layer ranges
+        // for other clients: weakened, the tag cannot splice the two in `If-Range`.
+        let hint = res.body().size_hint();
+        if plan::coded_as_it_streams(res.status(), res.headers(), &hint, request.head) {
+            validators::weaken_etag(res.headers_mut());
+        }
         let source_len = res.extensions().get::<RangeSource>().map(RangeSource::len);
         let plan = RangePlan::decide(
             &request,
             res.status(),
             res.headers(),
-            &res.body().size_hint(),
+            &hint,
             source_len,
             this.config,
         );

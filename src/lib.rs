@@ -77,6 +77,29 @@
 //! # }
 //! ```
 //!
+//! # If-Range
+//!
+//! The layer evaluates `If-Range` (RFC 9110 §13.1.5) itself; the inner service sees
+//! neither it nor the `Range` it guards. An entity-tag must equal the response's `ETag`
+//! by strong comparison, so a weak tag never matches. An HTTP-date must be the instant
+//! of `Last-Modified`, and a strong validator (§8.8.2.2): at least one second before the
+//! response's `Date`, or before the clock when the response has none (hyper adds `Date`
+//! after the layer, from the same clock). Anything else, an `If-Range` sent twice
+//! included, is false, and a false condition sends the whole `200`. Without `Range`,
+//! `If-Range` is ignored.
+//!
+//! What the response alone cannot tell, the layer assumes:
+//!
+//! - A strong `ETag` names these very bytes. The one case the layer can see otherwise
+//!   is a `200` coded as it streams (a `Content-Encoding` and no length, as a
+//!   compressing layer inside this one leaves it, keeping the tag of the unencoded
+//!   bytes): its `ETag` goes out weak (`W/"…"`), since §8.8.1 makes a tag shared by a
+//!   gzip and an unencoded representation weak. `If-None-Match` still revalidates it;
+//!   `If-Match` and `If-Range` no longer match it.
+//! - A representation does not change twice within the second of its `Last-Modified`
+//!   once that second is over. Only the origin knows; a client that follows §8.8.2.2
+//!   sends a date only from a response dated at least a second after it.
+//!
 //! # Features
 //!
 //! - `object-store` (off): [`RangeSource::object`](crate::RangeSource) reads an object of

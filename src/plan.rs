@@ -1,15 +1,13 @@
 //! The decision: from what the request asked and what the inner response is, which
 //! response goes out.
 
-use http::header::{
-    ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, IF_RANGE, RANGE,
-};
+use http::header::{ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body::SizeHint;
 
 use crate::config::{Config, OverLimit};
 use crate::field;
-use crate::if_range;
+use crate::if_range::IfRange;
 use crate::preconditions::{Outcome, Preconditions};
 use crate::range::{self, ByteRange, List, ParsedRange, RangeSpec};
 use crate::validators::Validators;
@@ -22,7 +20,7 @@ pub(crate) struct RangeRequest {
     pub(crate) preconditions: Preconditions,
     /// `None` when the request has no `Range`, or one we ignore.
     pub(crate) range: Option<ParsedRange>,
-    pub(crate) if_range: Option<HeaderValue>,
+    pub(crate) if_range: Option<IfRange>,
     /// The one range handed on to the inner service, if any.
     pub(crate) forward: Option<RangeSpec>,
 }
@@ -38,6 +36,8 @@ impl RangeRequest {
         } else {
             Preconditions::default()
         };
+        // The inner service never sees `If-Range`: the layer evaluates it.
+        let if_range = IfRange::take(headers);
         // A `Range` sent twice is not a valid single field value: ignore it.
         let sent = field::single(headers.get_all(RANGE)).map(HeaderValue::as_bytes);
         let range = sent.and_then(|value| range::parse(value, config.max_ranges));
@@ -45,15 +45,14 @@ impl RangeRequest {
         // can seek (tower-http's `ServeDir`, a proxy) sends only that range. Its answer is
         // checked against ours in `RangePlan::decide`. With `If-Range` nothing is handed on:
         // not every inner service evaluates it (`ServeDir` does not).
-        let with_if_range = headers.contains_key(IF_RANGE);
         let forward = match &range {
-            Some(ParsedRange::Specs(List::One(spec))) if !with_if_range => Some(*spec),
+            Some(ParsedRange::Specs(List::One(spec))) if if_range.is_none() => Some(*spec),
             _ => None,
         };
+        // RFC 9110 §13.1.5: If-Range without Range is ignored, so it is only kept with one.
+        let if_range = if_range.filter(|_| range.is_some());
         // Most clients already send the canonical form: then the header stays as it is.
         let canonical = forward.is_some_and(|spec| sent == Some(spec.canonical().as_bytes()));
-        // RFC 9110 §13.1.5: If-Range without Range is ignored, so it is only kept with one.
-        let if_range = headers.remove(IF_RANGE).filter(|_| range.is_some());
         match forward {
             Some(_) if canonical => {}
             Some(spec) => {
@@ -219,7 +218,7 @@ impl Answer {
             return full;
         };
         if let Some(condition) = &request.if_range {
-            if !if_range::matches(condition, &validators) {
+            if !condition.matches(&validators) {
                 return full;
             }
         }
@@ -297,6 +296,25 @@ impl OverLimit {
             Self::Reject => Answer::Unsatisfiable { len },
         }
     }
+}
+
+/// Whether a response is a `200` whose content coding is applied as it streams: a
+/// `Content-Encoding` and no known length, as a compressing layer (tower-http's
+/// `CompressionLayer`) leaves it. Such a layer keeps the `ETag` of what it was given,
+/// which names the unencoded representation.
+pub(crate) fn coded_as_it_streams(
+    status: StatusCode,
+    headers: &HeaderMap,
+    hint: &SizeHint,
+    head: bool,
+) -> bool {
+    let coded = headers.get_all(CONTENT_ENCODING).iter().any(|value| {
+        value.as_bytes().split(|&b| b == b',').any(|coding| {
+            let coding = range::trim_ows(coding);
+            !coding.is_empty() && !coding.eq_ignore_ascii_case(b"identity")
+        })
+    });
+    status == StatusCode::OK && coded && representation_len(headers, hint, head).is_none()
 }
 
 /// The length of the representation: `Content-Length` when the inner response sets it,

@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use http::header::{ETAG, LAST_MODIFIED};
+use http::header::{DATE, ETAG, LAST_MODIFIED};
 use http::{HeaderMap, HeaderValue};
 
 use crate::date;
@@ -33,6 +33,35 @@ impl<'a> Validators<'a> {
     /// The `Last-Modified` instant, if it is a valid HTTP-date.
     pub(crate) fn last_modified(&self) -> Option<SystemTime> {
         date::parse(single(self.headers.get_all(LAST_MODIFIED))?.as_bytes())
+    }
+
+    /// The `Date` instant, if it is a valid HTTP-date: when the response was sent.
+    pub(crate) fn date(&self) -> Option<SystemTime> {
+        date::parse(single(self.headers.get_all(DATE))?.as_bytes())
+    }
+}
+
+/// Marks the response's strong `ETag` weak: `"xyz"` becomes `W/"xyz"`.
+///
+/// For a response that is not the representation its tag was made for: the weak tag
+/// still revalidates a cached copy (`If-None-Match` compares weakly), and no longer
+/// passes `If-Match` or `If-Range`, which need byte-for-byte identity. A field that is
+/// not one valid entity-tag is left alone: it is no validator either way.
+pub(crate) fn weaken_etag(headers: &mut HeaderMap) {
+    let Some(value) = single(headers.get_all(ETAG)) else {
+        return;
+    };
+    match EntityTag::parse(value.as_bytes()) {
+        Some(tag) if !tag.weak => {
+            let mut weak = b"W/".to_vec();
+            weak.extend_from_slice(trim_ows(value.as_bytes()));
+            match HeaderValue::from_bytes(&weak) {
+                Ok(weak) => headers.insert(ETAG, weak),
+                // Unreachable for a valid tag; without a tag there is no false claim.
+                Err(_) => headers.remove(ETAG),
+            };
+        }
+        _ => {}
     }
 }
 
@@ -201,6 +230,23 @@ mod tests {
         assert!(names(&["W/\"b\""], "\"b\"", Weak));
         assert!(names(&["\"b\""], "W/\"b\"", Weak));
         assert!(!names(&[""], "\"b\"", Weak));
+    }
+
+    #[test]
+    fn weakening_marks_only_a_strong_tag() {
+        let weakened = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(ETAG, HeaderValue::from_static(value));
+            weaken_etag(&mut headers);
+            headers[ETAG].to_str().unwrap().to_owned()
+        };
+        assert_eq!(weakened("\"v1\""), "W/\"v1\"");
+        assert_eq!(weakened(" \"v1\" "), "W/\"v1\"");
+        assert_eq!(weakened("W/\"v1\""), "W/\"v1\"");
+        assert_eq!(weakened("v1"), "v1", "not a tag: left alone");
+        let mut headers = HeaderMap::new();
+        weaken_etag(&mut headers);
+        assert!(headers.is_empty());
     }
 
     #[test]

@@ -36,6 +36,11 @@ fn media() -> &'static Path {
         let moov = mp4.windows(4).position(|w| w == b"moov").unwrap();
         assert!(moov > mp4.len() / 2, "the moov index must be at the end");
         std::fs::write(dir.join("big.bin"), support::content(24 << 20)).unwrap();
+        // A file written within the current second has a weak Last-Modified (RFC 9110
+        // §8.8.2.2), which If-Range never matches: date it an hour back.
+        let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        let big = std::fs::File::options().write(true).open(dir.join("big.bin"));
+        big.unwrap().set_modified(hour_ago).unwrap();
         std::fs::write(dir.join("player.html"), include_str!("e2e/player.html")).unwrap();
         dir
     })
