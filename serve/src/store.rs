@@ -1,5 +1,6 @@
-//! The handler for `--store`: the objects of a bucket, each range fetched from the
-//! store as the client reads it, knowing nothing of ranges or conditionals.
+//! The handler for `--store`: the objects of a store (a bucket, a directory; see
+//! `store_url.rs`), each range fetched from the store as the client reads it, knowing
+//! nothing of ranges or conditionals.
 //!
 //! It looks up the object's metadata, answers `404` for a missing key, and otherwise
 //! sets `Content-Type` (the object's own, else guessed from the key), `Content-Length`,
@@ -15,60 +16,25 @@ use std::time::{Duration, Instant, SystemTime};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED};
 use http::{HeaderValue, Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path;
-use object_store::prefix::PrefixStore;
-use object_store::{Attribute, ClientConfigKey, GetOptions, ObjectMeta, ObjectStore, RetryConfig};
+use object_store::{Attribute, GetOptions, ObjectMeta, ObjectStore};
 use tower_range::RangeSource;
 
 use crate::files::{status_only, FileResponse};
 
-/// How the store is asked.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct StoreOptions {
-    /// How long one store request may take, its body included.
-    pub(crate) timeout: Duration,
-    /// Retries of a failed store request.
-    pub(crate) retries: usize,
-    /// How long an object's metadata is reused.
-    pub(crate) metadata_ttl: Duration,
-}
-
-/// The bucket served, and what is known of its objects.
+/// The store served, and what is known of its objects.
 pub(crate) struct Bucket {
     store: Arc<dyn ObjectStore>,
     metadata: Metadata,
 }
 
 impl Bucket {
-    /// Opens `s3://BUCKET[/PREFIX]`. Credentials, the region and the endpoint come from
-    /// the environment as object_store reads them (`AWS_ACCESS_KEY_ID`,
-    /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`, …).
-    pub(crate) fn open(url: &str, options: StoreOptions) -> object_store::Result<Self> {
-        // object_store's HTTP client is built on rustls without a default crypto provider.
-        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
-        let timeout = format!("{}ms", options.timeout.as_millis());
-        let s3 = AmazonS3Builder::from_env()
-            .with_url(url)
-            .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::Timeout), timeout)
-            .with_retry(RetryConfig {
-                max_retries: options.retries,
-                ..RetryConfig::default()
-            })
-            .build()?;
-        let prefix = url
-            .split_once("://")
-            .and_then(|(_, rest)| rest.split_once('/'))
-            .map_or("", |(_, prefix)| prefix.trim_matches('/'));
-        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
-            Arc::new(s3)
-        } else {
-            Arc::new(PrefixStore::new(s3, prefix))
-        };
-        Ok(Self {
+    /// Serves the objects of `store`, reusing each one's metadata for `metadata_ttl`.
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, metadata_ttl: Duration) -> Self {
+        Self {
             store,
-            metadata: Metadata::new(options.metadata_ttl),
-        })
+            metadata: Metadata::new(metadata_ttl),
+        }
     }
 }
 
@@ -87,8 +53,10 @@ async fn object_response<B>(app: &Bucket, req: &Request<B>) -> Result<FileRespon
         return Err(StatusCode::METHOD_NOT_ALLOWED);
     }
     let key = req.uri().path().trim_start_matches('/');
-    let Ok(location) = Path::from_url_path(key) else {
-        return Err(StatusCode::NOT_FOUND);
+    // The store's root is no object.
+    let location = match Path::from_url_path(key) {
+        Ok(location) if !location.as_ref().is_empty() => location,
+        _ => return Err(StatusCode::NOT_FOUND),
     };
     let object = match app.metadata.get(&app.store, &location).await {
         Ok(object) => object,

