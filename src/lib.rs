@@ -99,6 +99,7 @@ mod if_range;
 mod layer;
 mod multipart;
 mod plan;
+mod prefetch;
 mod preconditions;
 mod range;
 mod reader;
