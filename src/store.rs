@@ -39,7 +39,8 @@ impl RangeSource {
     /// Errors of the store reach the response body as they are: find them with
     /// `downcast_ref::<object_store::Error>()`.
     ///
-    /// Needs the `object-store` feature.
+    /// Needs the `object-store` feature; [`ObjectService`](crate::ObjectService) serves
+    /// a whole store with it.
     ///
     /// # Example
     ///
