@@ -34,7 +34,7 @@ impl ObjectHead {
     ///
     /// `Content-Type` is the object's own, else guessed from the key's extension, else
     /// `application/octet-stream`. `ETag` is the store's, quoted when the store gives
-    /// it bare (a local file system does); `Last-Modified` is left out when the date
+    /// it bare (a store of one's own may); `Last-Modified` is left out when the date
     /// cannot be written as an HTTP-date. A stored value that is not a valid field
     /// value is left out rather than failing the object.
     pub(crate) fn new(location: Path, mut meta: ObjectMeta, attributes: &Attributes) -> Self {
@@ -69,7 +69,7 @@ impl ObjectHead {
 }
 
 /// `tag` as an entity-tag (RFC 9110 §8.8.3): as it is when it is one, quoted when it
-/// is bare (a local file system's tags are), `None` when it cannot be one.
+/// is bare (a header field needs the quotes), `None` when it cannot be one.
 fn entity_tag(tag: &str) -> Option<HeaderValue> {
     let opaque = tag.strip_prefix("W/").unwrap_or(tag);
     let quoted = opaque.len() >= 2 && opaque.starts_with('"') && opaque.ends_with('"');

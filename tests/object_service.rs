@@ -521,7 +521,7 @@ async fn objects_of_a_local_directory_are_served() {
 
     let res = get(&svc, "/media/song.mp3", Some("bytes=100-199,250000-250099")).await;
     assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
-    // A local file system's ETag is bare: served quoted, a valid entity-tag.
+    // The store's ETag, a valid entity-tag, is the validator the layer compares.
     let etag = field(&res, header::ETAG).to_owned();
     assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
     let content_type = field(&res, header::CONTENT_TYPE).to_owned();
