@@ -87,17 +87,70 @@ pub trait RandomAccess: Send + Sync + 'static {
     /// The layer asks only for ranges within the length given to
     /// [`RangeSource::new`](crate::RangeSource::new).
     fn read_range(&self, range: Range<u64>) -> RangeStream;
+
+    /// How many parts of a `multipart/byteranges` response, after the one being sent,
+    /// the layer may read ahead: their streams are opened and polled while the current
+    /// part goes out, so that their first bytes wait for the client instead of the client
+    /// waiting for them.
+    ///
+    /// Defaults to 0: one part at a time, which is right for storage that answers at
+    /// once (memory, a local disk). Storage whose every read starts with a round trip (an
+    /// object store's `GET`) overrides it; [`RangeSource::object`] reads 7 parts ahead.
+    ///
+    /// The parts still go out in the order requested. A part read ahead is polled only
+    /// until its stream yields its first item, which it then holds: a response holds at
+    /// most this many items beyond the one being sent, plus what the storage buffers for
+    /// each open stream. The streams are dropped with the response, read or not. A
+    /// single range, and the whole representation, are one part: nothing is read ahead.
+    ///
+    /// [`RangeSource::object`]: crate::RangeSource
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::ops::Range;
+    /// use bytes::Bytes;
+    /// use tower_range::{RandomAccess, RangeStream};
+    ///
+    /// /// A remote API with a round trip per read.
+    /// struct Remote;
+    ///
+    /// impl RandomAccess for Remote {
+    ///     fn read_range(&self, range: Range<u64>) -> RangeStream {
+    ///         let len = (range.end - range.start) as usize;
+    ///         let get = async move { Ok::<_, std::io::Error>(Bytes::from(vec![0; len])) };
+    ///         RangeStream::new(futures_util::stream::once(get))
+    ///     }
+    ///
+    ///     fn prefetch(&self) -> usize {
+    ///         4
+    ///     }
+    /// }
+    ///
+    /// assert_eq!(Remote.prefetch(), 4);
+    /// ```
+    fn prefetch(&self) -> usize {
+        0
+    }
 }
 
 impl<T: RandomAccess + ?Sized> RandomAccess for Arc<T> {
     fn read_range(&self, range: Range<u64>) -> RangeStream {
         (**self).read_range(range)
     }
+
+    fn prefetch(&self) -> usize {
+        (**self).prefetch()
+    }
 }
 
 impl<T: RandomAccess + ?Sized> RandomAccess for Box<T> {
     fn read_range(&self, range: Range<u64>) -> RangeStream {
         (**self).read_range(range)
+    }
+
+    fn prefetch(&self) -> usize {
+        (**self).prefetch()
     }
 }
 

@@ -42,11 +42,13 @@ where
 {
     /// Polls the inner body at most once. A frame that lies wholly before `want` is
     /// skipped and the task yields (it wakes itself), so that skipping a long prefix of
-    /// an always-ready body never starves the other tasks of the runtime.
+    /// an always-ready body never starves the other tasks of the runtime. A forward-only
+    /// body has nothing to read ahead: `following` is ignored.
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         want: ByteRange,
+        _following: impl Iterator<Item = ByteRange>,
     ) -> Poll<Option<Result<Bytes, BoxError>>> {
         let mut this = self.project();
         debug_assert!(*this.pos <= want.start, "ranges must be ascending");

@@ -103,7 +103,9 @@
 //! # Features
 //!
 //! - `object-store` (off): [`RangeSource::object`](crate::RangeSource) reads an object of
-//!   any store of the `object_store` crate, each range one ranged `GET`.
+//!   any store of the `object_store` crate, each range one ranged `GET`; `ObjectService`
+//!   serves a whole store, so that `RangeLayer::new().layer(ObjectService::new(store))`
+//!   is an object server.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
@@ -121,8 +123,17 @@ mod future;
 mod if_range;
 mod layer;
 mod multipart;
+#[cfg(feature = "object-store")]
+mod object_failure;
+#[cfg(feature = "object-store")]
+mod object_head;
+#[cfg(feature = "object-store")]
+mod object_metadata;
+#[cfg(feature = "object-store")]
+mod object_service;
 mod plan;
 mod preconditions;
+mod prefetch;
 mod range;
 mod reader;
 mod service;
@@ -140,6 +151,8 @@ pub use config::OverLimit;
 pub use error::{BoxError, RangeBodyError};
 pub use future::ResponseFuture;
 pub use layer::RangeLayer;
+#[cfg(feature = "object-store")]
+pub use object_service::ObjectService;
 pub use service::RangeService;
 pub use source::RangeSource;
 pub use source_body::SourceBody;

@@ -114,6 +114,15 @@ impl Parts {
             - self.sent
     }
 
+    /// The ranges of the parts after the current one, in the order they will be sent:
+    /// what a reader may read ahead.
+    pub(crate) fn following(&self) -> impl Iterator<Item = ByteRange> + '_ {
+        let parts = self.parts.as_slice();
+        parts[(self.current + 1).min(parts.len())..]
+            .iter()
+            .map(|&(_, range)| range)
+    }
+
     /// What to send next. Framing is handed out here and counted as sent; source bytes
     /// are counted by [`Parts::advance`] once they have been read.
     pub(crate) fn next(&mut self) -> Step {

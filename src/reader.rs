@@ -16,10 +16,14 @@ use crate::range::ByteRange;
 pub(crate) trait RangeReader {
     /// The next bytes of `want`, starting at `want.start`, at most `want.len()` long and
     /// never empty; `None` when the source ended (or sent trailers) first.
+    ///
+    /// `following` are the ranges of the parts to send after this one, in order: a
+    /// reader may start reading them ahead.
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         want: ByteRange,
+        following: impl Iterator<Item = ByteRange>,
     ) -> Poll<Option<Result<Bytes, BoxError>>>;
 
     /// Releases the source: nothing more will be read.
@@ -38,7 +42,7 @@ pub(crate) fn poll_parts<R: RangeReader>(
 ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
     let data = match parts.next() {
         Step::Frame(bytes) => bytes,
-        Step::Read(want) => match ready!(reader.as_mut().poll_read(cx, want)) {
+        Step::Read(want) => match ready!(reader.as_mut().poll_read(cx, want, parts.following())) {
             Some(Ok(data)) => {
                 parts.advance(data.len() as u64);
                 data

@@ -8,19 +8,20 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use futures_core::Stream;
 use tokio::task::JoinHandle;
 
-use crate::access::{RandomAccess, RangeStream};
+use crate::access::RandomAccess;
 use crate::error::BoxError;
 use crate::file::FileRead;
+use crate::prefetch::{Part, Prefetch};
 use crate::range::ByteRange;
 use crate::reader::RangeReader;
 use crate::source::{RangeSource, Storage};
 
 /// Reads ranges from a [`RangeSource`]: bytes in memory are sliced, a file is read
 /// `chunk` bytes at a time with one read in flight, and any other storage gives one
-/// [`RandomAccess::read_range`] stream per part.
+/// [`RandomAccess::read_range`] stream per part, the parts after it read ahead as far
+/// as its [`prefetch`](RandomAccess::prefetch) allows.
 pub(crate) struct SourceReader {
     source: RangeSource,
     chunk: usize,
@@ -28,6 +29,8 @@ pub(crate) struct SourceReader {
     /// The last chunk read from a file, kept to read the next into once the server
     /// has written it and let it go: no allocation and no zeroing per chunk.
     last: Option<Bytes>,
+    /// The parts read ahead of the current one.
+    ahead: Prefetch,
 }
 
 /// What is in flight.
@@ -35,26 +38,32 @@ enum Reading {
     Nothing,
     /// A file read on the blocking pool.
     File(JoinHandle<io::Result<Bytes>>),
-    /// The stream of one part, and the range it has left.
-    Stream(RangeStream, ByteRange),
+    /// The stream of one part.
+    Stream(Part),
 }
 
 impl SourceReader {
-    pub(crate) const fn new(source: RangeSource, chunk: usize) -> Self {
+    pub(crate) fn new(source: RangeSource, chunk: usize) -> Self {
+        let window = match source.storage() {
+            Storage::Access(access) => access.prefetch(),
+            Storage::Bytes(_) | Storage::File(_) => 0,
+        };
         Self {
             source,
             chunk,
             reading: Reading::Nothing,
             last: None,
+            ahead: Prefetch::new(window),
         }
     }
 
     /// The next bytes of `want`, at most `want.len()`, never empty; `None` when the
-    /// source ended first.
+    /// source ended first. `following` are the parts to read ahead.
     fn poll_bytes(
         &mut self,
         cx: &mut Context<'_>,
         want: ByteRange,
+        following: impl Iterator<Item = ByteRange>,
     ) -> Poll<Option<Result<Bytes, BoxError>>> {
         let limit = usize::try_from(want.len()).unwrap_or(usize::MAX);
         let step = limit.min(self.chunk);
@@ -75,7 +84,7 @@ impl SourceReader {
                         FileRead::Done(result) => result,
                         FileRead::Blocking(read) => {
                             self.reading = Reading::File(read);
-                            return self.poll_bytes(cx, want);
+                            return self.poll_bytes(cx, want, following);
                         }
                     },
                 };
@@ -92,26 +101,31 @@ impl SourceReader {
                 })
             }
             Storage::Access(access) => {
-                if !matches!(&self.reading, Reading::Stream(_, left) if *left == want) {
-                    let stream = access.read_range(want.start..want.end);
-                    self.reading = Reading::Stream(stream, want);
+                if !matches!(&self.reading, Reading::Stream(part) if part.left == want) {
+                    // The part before is done: release it before opening another.
+                    self.reading = Reading::Nothing;
+                    let part = self
+                        .ahead
+                        .take(want)
+                        .unwrap_or_else(|| Part::open(&**access, want));
+                    self.reading = Reading::Stream(part);
                 }
-                let Reading::Stream(stream, left) = &mut self.reading else {
+                // The parts after this one start before it is polled: the wire's order
+                // is kept, their round trips overlap this part's.
+                self.ahead.poll_ahead(&**access, following, cx);
+                let Reading::Stream(part) = &mut self.reading else {
                     unreachable!("opened above")
                 };
-                loop {
-                    return Poll::Ready(match ready!(Pin::new(&mut *stream).poll_next(cx)) {
-                        Some(Ok(bytes)) if bytes.is_empty() => continue,
-                        Some(Ok(mut bytes)) => {
-                            // A stream that gives more than its range is cut to it.
-                            bytes.truncate(limit);
-                            left.start += bytes.len() as u64;
-                            Some(Ok(bytes))
-                        }
-                        Some(Err(err)) => Some(Err(err)),
-                        None => None,
-                    });
-                }
+                Poll::Ready(match ready!(part.poll_next(cx)) {
+                    Some(Ok(mut bytes)) => {
+                        // A stream that gives more than its range is cut to it.
+                        bytes.truncate(limit);
+                        part.left.start += bytes.len() as u64;
+                        Some(Ok(bytes))
+                    }
+                    Some(Err(err)) => Some(Err(err)),
+                    None => None,
+                })
             }
         }
     }
@@ -127,14 +141,16 @@ impl RangeReader for SourceReader {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         want: ByteRange,
+        following: impl Iterator<Item = ByteRange>,
     ) -> Poll<Option<Result<Bytes, BoxError>>> {
-        self.get_mut().poll_bytes(cx, want)
+        self.get_mut().poll_bytes(cx, want, following)
     }
 
     fn finish(self: Pin<&mut Self>) {
         let this = self.get_mut();
         this.reading = Reading::Nothing;
         this.last = None;
+        this.ahead.clear();
     }
 }
 
@@ -143,6 +159,7 @@ impl fmt::Debug for SourceReader {
         f.debug_struct("SourceReader")
             .field("source", &self.source)
             .field("chunk", &self.chunk)
+            .field("ahead", &self.ahead)
             .finish_non_exhaustive()
     }
 }

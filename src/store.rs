@@ -32,10 +32,15 @@ impl RangeSource {
     /// rest of the range is asked for again, under the same condition. A `GET` that
     /// fails before its first byte fails the response.
     ///
+    /// For a `multipart/byteranges` response, the `GET`s of the next 7 parts start
+    /// while one part is sent, so that their round trips overlap; the parts still go out
+    /// in order (see [`RandomAccess::prefetch`]).
+    ///
     /// Errors of the store reach the response body as they are: find them with
     /// `downcast_ref::<object_store::Error>()`.
     ///
-    /// Needs the `object-store` feature.
+    /// Needs the `object-store` feature; [`ObjectService`](crate::ObjectService) serves
+    /// a whole store with it.
     ///
     /// # Example
     ///
@@ -58,6 +63,37 @@ impl RangeSource {
     #[cfg_attr(docsrs, doc(cfg(feature = "object-store")))]
     #[must_use]
     pub fn object(store: Arc<dyn ObjectStore>, meta: &ObjectMeta) -> Self {
+        Self::new(
+            ObjectAccess::new(store, meta, DEFAULT_PREFETCH, None),
+            meta.size,
+        )
+    }
+}
+
+/// How many parts [`RangeSource::object`] reads ahead: 8 `GET`s in flight, which
+/// overlaps most of the round trips of a many-part response (16 parts then take about
+/// two round trips, not sixteen) while one response holds at most 7 chunks in waiting.
+pub(crate) const DEFAULT_PREFETCH: usize = 7;
+
+/// What to call when a `GET` finds the object replaced or gone: whoever described it
+/// (a metadata cache) knows its description is stale.
+pub(crate) type OnStale = Box<dyn Fn() + Send + Sync>;
+
+/// An object as a [`RandomAccess`]; each range's stream shares the [`Object`].
+pub(crate) struct ObjectAccess {
+    object: Arc<Object>,
+    prefetch: usize,
+}
+
+impl ObjectAccess {
+    /// The object `meta` describes, read `prefetch` parts ahead; `on_stale` is called
+    /// each time a `GET` fails because the object is no longer that version.
+    pub(crate) fn new(
+        store: Arc<dyn ObjectStore>,
+        meta: &ObjectMeta,
+        prefetch: usize,
+        on_stale: Option<OnStale>,
+    ) -> Self {
         let pinned = meta.e_tag.is_some() || meta.version.is_some();
         let object = Object {
             store,
@@ -69,13 +105,14 @@ impl RangeSource {
                 if_unmodified_since: (!pinned).then_some(meta.last_modified),
                 ..GetOptions::default()
             },
+            on_stale,
         };
-        Self::new(ObjectAccess(Arc::new(object)), meta.size)
+        Self {
+            object: Arc::new(object),
+            prefetch,
+        }
     }
 }
-
-/// An object as a [`RandomAccess`]; each range's stream shares the [`Object`].
-struct ObjectAccess(Arc<Object>);
 
 /// One object of a store, at the version it had.
 struct Object {
@@ -85,6 +122,7 @@ struct Object {
     /// What pins each `GET` to that version: `If-Match`, the version, or (where the
     /// store gives neither) `If-Unmodified-Since`.
     condition: GetOptions,
+    on_stale: Option<OnStale>,
 }
 
 type GetFuture = Pin<Box<dyn Future<Output = ::object_store::Result<GetResult>> + Send>>;
@@ -108,20 +146,27 @@ impl RandomAccess for ObjectAccess {
     fn read_range(&self, range: Range<u64>) -> RangeStream {
         // Past the end there is nothing to ask for: the stream ends, and the layer
         // reports the missing bytes.
-        let end = range.end.min(self.0.size);
+        let end = range.end.min(self.object.size);
         RangeStream::new(RangeGet {
-            object: Arc::clone(&self.0),
+            object: Arc::clone(&self.object),
             next: range.start.min(end),
             end,
             state: State::Idle,
             delivered: false,
         })
     }
+
+    fn prefetch(&self) -> usize {
+        self.prefetch
+    }
 }
 
 impl fmt::Debug for ObjectAccess {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("ObjectAccess").field(&self.0).finish()
+        f.debug_struct("ObjectAccess")
+            .field("object", &self.object)
+            .field("prefetch", &self.prefetch)
+            .finish()
     }
 }
 
@@ -220,8 +265,23 @@ impl Stream for RangeGet {
 impl RangeGet {
     fn fail(&mut self, err: BoxError) -> Poll<Option<Result<Bytes, BoxError>>> {
         self.state = State::Done;
+        if let (Some(on_stale), Some(err)) = (
+            &self.object.on_stale,
+            err.downcast_ref::<::object_store::Error>(),
+        ) {
+            if stale(err) {
+                on_stale();
+            }
+        }
         Poll::Ready(Some(Err(err)))
     }
+}
+
+/// Whether a `GET` failed because the object is no longer the version it was pinned
+/// to: replaced (its condition failed) or deleted.
+fn stale(err: &::object_store::Error) -> bool {
+    use ::object_store::Error::{NotFound, Precondition};
+    matches!(err, NotFound { .. } | Precondition { .. })
 }
 
 /// Whether a broken stream is worth asking again: not when the object is gone or
@@ -260,15 +320,7 @@ mod tests {
     }
 
     fn object(store: &Arc<dyn ObjectStore>, meta: &ObjectMeta) -> ObjectAccess {
-        ObjectAccess(Arc::new(Object {
-            store: Arc::clone(store),
-            location: meta.location.clone(),
-            size: meta.size,
-            condition: GetOptions {
-                if_match: meta.e_tag.clone(),
-                ..GetOptions::default()
-            },
-        }))
+        ObjectAccess::new(Arc::clone(store), meta, 0, None)
     }
 
     #[tokio::test]
@@ -281,6 +333,28 @@ mod tests {
         assert_eq!(collect(past).await.unwrap(), b"89", "cut at the end");
         let beyond = object.read_range(20..30);
         assert_eq!(collect(beyond).await.unwrap(), b"", "nothing to ask for");
+    }
+
+    #[tokio::test]
+    async fn only_a_replaced_or_deleted_object_is_reported_stale() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let meta = put(&store, b"0123456789").await;
+        let stale = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&stale);
+        let on_stale: OnStale = Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        let object = ObjectAccess::new(Arc::clone(&store), &meta, 0, Some(on_stale));
+        assert_eq!(collect(object.read_range(0..4)).await.unwrap(), b"0123");
+        assert_eq!(stale.load(Ordering::SeqCst), 0, "the same version");
+        put(&store, b"abcdefghij").await;
+        collect(object.read_range(0..4)).await.unwrap_err();
+        assert_eq!(stale.load(Ordering::SeqCst), 1, "replaced");
+        store.delete(&meta.location).await.unwrap();
+        collect(object.read_range(0..4)).await.unwrap_err();
+        assert_eq!(stale.load(Ordering::SeqCst), 2, "deleted");
     }
 
     #[tokio::test]

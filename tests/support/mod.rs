@@ -2,8 +2,13 @@
 //! server on 127.0.0.1, and a raw HTTP/1.1 client.
 #![allow(dead_code)]
 
+#[cfg(feature = "object-store")]
+mod store;
 mod wire;
 
+#[cfg(feature = "object-store")]
+#[allow(unused_imports)]
+pub use store::*;
 pub use wire::*;
 
 use std::collections::VecDeque;
