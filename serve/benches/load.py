@@ -92,9 +92,9 @@ class Server:
         self.proc.wait()
 
 
-def bench_binary(name):
+def bench_binary(name, target=os.path.join(ROOT, "target")):
     """The newest release build of benches/{name}.rs."""
-    deps = os.path.join(ROOT, "target", "release", "deps")
+    deps = os.path.join(target, "release", "deps")
     found = [os.path.join(deps, f) for f in os.listdir(deps)
              if f.startswith(name + "-") and "." not in f]
     return max(found, key=os.path.getmtime)
