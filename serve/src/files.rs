@@ -73,6 +73,82 @@ impl Opened {
     }
 }
 
+/// What every response for one file carries: the file to read, as a source the layer
+/// can read at any offset, and the headers.
+#[derive(Clone)]
+struct Representation {
+    source: RangeSource,
+    etag: HeaderValue,
+    last_modified: HeaderValue,
+    content_type: HeaderValue,
+}
+
+impl Representation {
+    fn new(opened: Opened, path: &Path) -> Self {
+        let since_epoch = opened
+            .modified
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let (secs, nanos) = (since_epoch.as_secs(), since_epoch.subsec_nanos());
+        // HTTP-dates have whole seconds; the ETag keeps the nanoseconds.
+        let last_modified = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs));
+        let content_type = mime_guess::from_path(path).first_raw();
+        Self {
+            etag: etag(opened.len, secs, nanos),
+            last_modified: HeaderValue::try_from(last_modified).expect("ASCII date"),
+            content_type: HeaderValue::from_static(
+                content_type.unwrap_or("application/octet-stream"),
+            ),
+            source: RangeSource::file(opened.file, opened.len),
+        }
+    }
+
+    /// The `200` for a `GET` (the whole file) or a `HEAD`.
+    fn respond(&self, method: &Method) -> FileResponse {
+        let mut res = if method == Method::HEAD {
+            let mut res = status_only(StatusCode::OK);
+            res.headers_mut()
+                .insert(CONTENT_LENGTH, self.source.len().into());
+            res
+        } else {
+            // The body (the whole file, read front to back only if the layer does not
+            // read the source itself) comes from the source, and the source goes in
+            // the extensions: one line opts into seeking.
+            let mut res = Response::new(self.source.body().boxed_unsync());
+            res.extensions_mut().insert(self.source.clone());
+            res
+        };
+        let headers = res.headers_mut();
+        headers.insert(ETAG, self.etag.clone());
+        headers.insert(LAST_MODIFIED, self.last_modified.clone());
+        headers.insert(CONTENT_TYPE, self.content_type.clone());
+        res
+    }
+}
+
+/// A strong `ETag` from a file's length and modification time, in hex:
+/// `"len-secs.nanos"`.
+fn etag(len: u64, secs: u64, nanos: u32) -> HeaderValue {
+    // By hand: `format!`'s machinery cost more than the rest of the headers together.
+    let mut tag = Vec::with_capacity(40);
+    tag.push(b'"');
+    push_hex(&mut tag, len);
+    tag.push(b'-');
+    push_hex(&mut tag, secs);
+    tag.push(b'.');
+    push_hex(&mut tag, nanos.into());
+    tag.push(b'"');
+    HeaderValue::from_maybe_shared(Bytes::from(tag)).expect("hex digits")
+}
+
+/// Appends `n` in lowercase hex, without leading zeros.
+fn push_hex(out: &mut Vec<u8>, n: u64) {
+    let digits = (64 - n.leading_zeros()).div_ceil(4).max(1);
+    for shift in (0..digits).rev() {
+        out.push(b"0123456789abcdef"[(n >> (shift * 4)) as usize & 0xf]);
+    }
+}
+
 /// Opens `rel` beneath the root if that needs no disk access: on Linux, `openat2`
 /// with `RESOLVE_CACHED` resolves from the kernel's caches or refuses. `None` means
 /// the blocking pool must do it.
@@ -165,42 +241,7 @@ async fn open<B>(root: Arc<Root>, req: &Request<B>) -> Result<FileResponse, Stat
                 .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)??
         }
     };
-    let Opened {
-        file,
-        len,
-        modified,
-    } = opened;
-    let since_epoch = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let (secs, nanos) = (since_epoch.as_secs(), since_epoch.subsec_nanos());
-    let etag = format!("\"{len:x}-{secs:x}.{nanos:x}\"");
-
-    let mut res = if req.method() == Method::HEAD {
-        let mut res = status_only(StatusCode::OK);
-        res.headers_mut().insert(CONTENT_LENGTH, len.into());
-        res
-    } else {
-        // The file as a source the layer can read at any offset: one line opts into
-        // seeking, and the body (the whole file, read front to back only if the layer
-        // does not read the source itself) comes from it.
-        let source = RangeSource::file(file, len);
-        let mut res = Response::new(source.body().boxed_unsync());
-        res.extensions_mut().insert(source);
-        res
-    };
-    let headers = res.headers_mut();
-    headers.insert(ETAG, HeaderValue::try_from(etag).expect("hex digits"));
-    // HTTP-dates have whole seconds; the ETag keeps the nanoseconds.
-    let last_modified = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs));
-    headers.insert(
-        LAST_MODIFIED,
-        HeaderValue::try_from(last_modified).expect("ASCII date"),
-    );
-    let content_type = mime_guess::from_path(&path).first_raw();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(content_type.unwrap_or("application/octet-stream")),
-    );
-    Ok(res)
+    Ok(Representation::new(opened, &path).respond(req.method()))
 }
 
 /// Maps a URL path to a path relative to the root, or `None` if it names a parent, a
@@ -225,4 +266,22 @@ pub(crate) fn status_only(status: StatusCode) -> FileResponse {
     let mut res = Response::new(Empty::new().map_err(|never| match never {}).boxed_unsync());
     *res.status_mut() = status;
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etag_is_length_seconds_and_nanoseconds_in_hex() {
+        for (len, secs, nanos) in [
+            (0, 0, 0),
+            (4096, 1_700_000_000, 123_456_789),
+            (u64::MAX, u64::MAX, 999_999_999),
+            (0x10, 0xf, 1),
+        ] {
+            let expected = format!("\"{len:x}-{secs:x}.{nanos:x}\"");
+            assert_eq!(etag(len, secs, nanos), expected.as_str());
+        }
+    }
 }
