@@ -9,6 +9,10 @@
 //! layer read a range at its offset instead of skipping to it. `RangeLayer` does
 //! everything else: `206`, `416`, multipart, and `304` or `412` from the `ETag` and
 //! `Last-Modified` set here.
+//!
+//! On Linux, files opened in place stay open for the next requests of the same URL
+//! path, with their headers formatted (`open_files.rs`): each of those requests costs
+//! one `statx`, which sees any change a fresh `open` would.
 
 use std::convert::Infallible;
 use std::io;
@@ -23,6 +27,9 @@ use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Empty};
 use percent_encoding::percent_decode_str;
 use tower_range::RangeSource;
 
+#[cfg(target_os = "linux")]
+use crate::open_files::{Identity, OpenFiles};
+
 pub(crate) type FileResponse = Response<UnsyncBoxBody<Bytes, io::Error>>;
 
 /// The handler: a whole file, or an error status.
@@ -33,21 +40,45 @@ pub(crate) async fn serve_file<B>(
     Ok(open(root, &req).await.unwrap_or_else(status_only))
 }
 
-/// The directory served, and on Linux a handle that files are opened beneath.
+/// The directory served, and on Linux a handle that files are opened beneath and the
+/// files kept open.
 pub(crate) struct Root {
     pub(crate) path: PathBuf,
     #[cfg(target_os = "linux")]
     dir: std::os::fd::OwnedFd,
+    #[cfg(target_os = "linux")]
+    open_files: OpenFiles<Representation>,
 }
 
 impl Root {
-    pub(crate) fn open(path: &Path) -> io::Result<Self> {
+    /// The directory at `path`, keeping up to `open_files` files open between requests
+    /// (on Linux; elsewhere every request opens its file). With open files, a task
+    /// closes those no request used for a while, so this needs a Tokio runtime.
+    pub(crate) fn open(path: &Path, open_files: usize) -> io::Result<Arc<Self>> {
         let path = path.canonicalize()?;
-        Ok(Self {
+        let root = Arc::new(Self {
             #[cfg(target_os = "linux")]
             dir: std::fs::File::open(&path)?.into(),
+            #[cfg(target_os = "linux")]
+            open_files: OpenFiles::new(open_files),
             path,
-        })
+        });
+        #[cfg(target_os = "linux")]
+        if open_files > 0 {
+            let weak = Arc::downgrade(&root);
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(crate::open_files::IDLE);
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    let Some(root) = weak.upgrade() else { break };
+                    root.open_files.close_idle();
+                }
+            });
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = open_files;
+        Ok(root)
     }
 }
 
@@ -56,9 +87,34 @@ struct Opened {
     file: std::fs::File,
     len: u64,
     modified: SystemTime,
+    /// Which file and version it is, if it may be kept open.
+    #[cfg(target_os = "linux")]
+    id: Option<Identity>,
 }
 
 impl Opened {
+    #[cfg(target_os = "linux")]
+    fn inspect(file: std::fs::File) -> Result<Self, StatusCode> {
+        use rustix::fs::{statx, AtFlags, FileType};
+
+        let stat = statx(&file, c"", AtFlags::EMPTY_PATH, crate::open_files::fields())
+            .map_err(|_| StatusCode::NOT_FOUND)?;
+        if FileType::from_raw_mode(stat.stx_mode.into()) != FileType::RegularFile {
+            return Err(StatusCode::NOT_FOUND);
+        }
+        let mtime = stat.stx_mtime;
+        let modified = u64::try_from(mtime.tv_sec).map_or(UNIX_EPOCH, |secs| {
+            UNIX_EPOCH + Duration::new(secs, mtime.tv_nsec)
+        });
+        Ok(Self {
+            file,
+            len: stat.stx_size,
+            modified,
+            id: Identity::of(&stat),
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
     fn inspect(file: std::fs::File) -> Result<Self, StatusCode> {
         let meta = file.metadata().map_err(|_| StatusCode::NOT_FOUND)?;
         if !meta.is_file() {
@@ -231,17 +287,43 @@ async fn open<B>(root: Arc<Root>, req: &Request<B>) -> Result<FileResponse, Stat
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Err(StatusCode::METHOD_NOT_ALLOWED);
     }
+    #[cfg(target_os = "linux")]
+    if let Some(entry) = root.open_files.get(&root.dir, req.uri().path()) {
+        return Ok(entry.value.respond(req.method()));
+    }
     let path = relative(req.uri().path()).ok_or(StatusCode::NOT_FOUND)?;
     let opened = match open_in_place(&root, &path) {
-        Some(opened) => opened?,
+        // Out of descriptors: close the files kept open, and try once more.
+        #[cfg(target_os = "linux")]
+        Some(Err(StatusCode::SERVICE_UNAVAILABLE)) if root.open_files.clear() => {
+            open_in_place(&root, &path)
+        }
+        opened => opened,
+    };
+    let file = match opened {
+        Some(opened) => {
+            let opened = opened?;
+            // Only what resolved from the kernel's caches is kept open: its `statx`
+            // then needs no disk either (an open file pins its path's entries), and
+            // paths that must be checked with a server (NFS, FUSE) are never cached.
+            #[cfg(target_os = "linux")]
+            if let Some(id) = opened.id {
+                let file = Representation::new(opened, &path);
+                let key = req.uri().path();
+                root.open_files.insert(key, &path, id, file.clone());
+                return Ok(file.respond(req.method()));
+            }
+            Representation::new(opened, &path)
+        }
         None => {
             let rel = path.clone();
-            tokio::task::spawn_blocking(move || open_blocking(&root, &rel))
+            let opened = tokio::task::spawn_blocking(move || open_blocking(&root, &rel))
                 .await
-                .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)??
+                .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)??;
+            Representation::new(opened, &path)
         }
     };
-    Ok(Representation::new(opened, &path).respond(req.method()))
+    Ok(file.respond(req.method()))
 }
 
 /// Maps a URL path to a path relative to the root, or `None` if it names a parent, a
