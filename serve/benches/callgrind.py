@@ -51,7 +51,7 @@ def servers(port, binary=None, extra=()):
     return {
         "serve": serve,
         "no-layer": serve + ["--no-layer"],
-        "floor-static": [floor, "--addr", f"127.0.0.1:{port}", "--static", os.path.join(DATA, "4k.bin")],
+        "floor-static": [floor, "--addr", f"127.0.0.1:{port}", "--static", DATA],
         "floor-read": [floor, "--addr", f"127.0.0.1:{port}", "--read", DATA],
     }
 
@@ -368,8 +368,6 @@ def main():
                         "--bench", "hyper_floor"], cwd=ROOT, env=BUILD_ENV, check=True)
     make_data()
     names = args.server or ["serve", "no-layer", "floor-static", "floor-read"]
-    if args.scenario != "4k":
-        names = [n for n in names if n != "floor-static"]
     if args.scenario == "range":
         # The handler alone and the floor answer every range with the whole file.
         names = [n for n in names if n in ("serve",)]

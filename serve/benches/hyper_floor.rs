@@ -2,18 +2,20 @@
 //! current-thread runtime, with no layer, no handler logic and no deadlines.
 //!
 //! ```text
-//! cargo bench --bench hyper_floor -- --addr 127.0.0.1:3106 --static target/load/4k.bin
+//! cargo bench --bench hyper_floor -- --addr 127.0.0.1:3106 --static target/load
 //! cargo bench --bench hyper_floor -- --addr 127.0.0.1:3107 --read target/load
 //! ```
 //!
-//! With `--static FILE` it answers every request with the bytes of `FILE`, read once at
-//! start: what hyper itself costs per response. With `--read DIR` it answers each
+//! With `--static DIR` it reads the files of `DIR` up to 16 MiB once, at start, and
+//! answers each request with the bytes of the one its path names: what hyper itself
+//! costs per response. With `--read DIR` it answers each
 //! request with the file its path names beneath `DIR`, read whole with `std::fs::read`
 //! on the runtime thread (open, statx, read, close): what hyper and the plainest file
 //! read cost together. Every response is a `200` with `Content-Length`; a file that
 //! cannot be read is a `404`. It is no server (it checks no path, and blocks its only
 //! thread on the disk): it exists to be measured beside the real ones.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,8 +31,8 @@ use tokio::net::TcpListener;
 
 /// What every response is made of.
 enum Answer {
-    /// The same bytes each time.
-    Static(Bytes),
+    /// Files read at start, by URL path.
+    Static(HashMap<String, Bytes>),
     /// The file named by the request's path, beneath this directory.
     Read(PathBuf),
 }
@@ -38,10 +40,12 @@ enum Answer {
 impl Answer {
     fn respond(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         let body = match self {
-            Self::Static(bytes) => Ok(bytes.clone()),
+            Self::Static(files) => files.get(req.uri().path()).cloned().ok_or(()),
             Self::Read(root) => {
                 let rel = req.uri().path().trim_start_matches('/');
-                std::fs::read(root.join(rel)).map(Bytes::from)
+                std::fs::read(root.join(rel))
+                    .map(Bytes::from)
+                    .map_err(|_| ())
             }
         };
         body.map_or_else(
@@ -55,16 +59,27 @@ impl Answer {
     }
 }
 
+/// The files of `dir` up to 16 MiB, by URL path.
+fn read_dir(dir: Option<String>) -> std::io::Result<HashMap<String, Bytes>> {
+    let mut files = HashMap::new();
+    for entry in std::fs::read_dir(dir.unwrap_or_default())? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        if meta.is_file() && meta.len() <= 16 << 20 {
+            let path = format!("/{}", entry.file_name().to_string_lossy());
+            files.insert(path, Bytes::from(std::fs::read(entry.path())?));
+        }
+    }
+    Ok(files)
+}
+
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let (mut addr, mut answer) = (None, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--addr" => addr = args.next(),
-            "--static" => {
-                let bytes = std::fs::read(args.next().unwrap_or_default())?;
-                answer = Some(Answer::Static(Bytes::from(bytes)));
-            }
+            "--static" => answer = Some(Answer::Static(read_dir(args.next())?)),
             "--read" => answer = args.next().map(|dir| Answer::Read(dir.into())),
             // `cargo bench` passes `--bench` and filters.
             _ => {}
