@@ -15,9 +15,12 @@
 //! one `statx`, which sees any change a fresh `open` would.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -25,6 +28,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Empty};
 use percent_encoding::percent_decode_str;
+use tower::Service;
 use tower_range::RangeSource;
 
 #[cfg(target_os = "linux")]
@@ -32,12 +36,63 @@ use crate::open_files::{Identity, OpenFiles};
 
 pub(crate) type FileResponse = Response<UnsyncBoxBody<Bytes, io::Error>>;
 
-/// The handler: a whole file, or an error status.
-pub(crate) async fn serve_file<B>(
-    root: Arc<Root>,
-    req: Request<B>,
-) -> Result<FileResponse, Infallible> {
-    Ok(open(root, &req).await.unwrap_or_else(status_only))
+/// The handler, as a service: a whole file, or an error status.
+///
+/// It answers in `call` when it can, as it can for every file whose path is in the
+/// kernel's caches, so its future is only a response to hand over; a file that must
+/// be opened on the blocking pool gets a boxed future.
+#[derive(Clone)]
+pub(crate) struct Files(Arc<Root>);
+
+impl Files {
+    pub(crate) const fn new(root: Arc<Root>) -> Self {
+        Self(root)
+    }
+}
+
+impl<B> Service<Request<B>> for Files {
+    type Response = FileResponse;
+    type Error = Infallible;
+    type Future = FileFuture;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> FileFuture {
+        match answer(&self.0, &req) {
+            Ok(res) => FileFuture::Ready(Some(res)),
+            Err(path) => {
+                let (root, method) = (self.0.clone(), req.method().clone());
+                FileFuture::Opening(Box::pin(async move {
+                    let rel = path.clone();
+                    let opened = tokio::task::spawn_blocking(move || open_blocking(&root, &rel))
+                        .await
+                        .unwrap_or(Err(StatusCode::INTERNAL_SERVER_ERROR));
+                    opened.map_or_else(status_only, |opened| {
+                        Representation::new(opened, &path).respond(&method)
+                    })
+                }))
+            }
+        }
+    }
+}
+
+/// The response of [`Files`]: ready, or waiting for the blocking pool.
+pub(crate) enum FileFuture {
+    Ready(Option<FileResponse>),
+    Opening(Pin<Box<dyn Future<Output = FileResponse> + Send>>),
+}
+
+impl Future for FileFuture {
+    type Output = Result<FileResponse, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Self::Ready(res) => Poll::Ready(Ok(res.take().expect("polled after completion"))),
+            Self::Opening(opening) => opening.as_mut().poll(cx).map(Ok),
+        }
+    }
 }
 
 /// The directory served, and on Linux a handle that files are opened beneath and the
@@ -283,47 +338,43 @@ fn status_of(err: io::Error) -> StatusCode {
     StatusCode::NOT_FOUND
 }
 
-async fn open<B>(root: Arc<Root>, req: &Request<B>) -> Result<FileResponse, StatusCode> {
+/// The response to `req` if it needs no blocking-pool trip; otherwise the path to
+/// open there.
+fn answer<B>(root: &Root, req: &Request<B>) -> Result<FileResponse, PathBuf> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return Err(StatusCode::METHOD_NOT_ALLOWED);
+        return Ok(status_only(StatusCode::METHOD_NOT_ALLOWED));
     }
     #[cfg(target_os = "linux")]
     if let Some(entry) = root.open_files.get(&root.dir, req.uri().path()) {
         return Ok(entry.value.respond(req.method()));
     }
-    let path = relative(req.uri().path()).ok_or(StatusCode::NOT_FOUND)?;
-    let opened = match open_in_place(&root, &path) {
+    let Some(path) = relative(req.uri().path()) else {
+        return Ok(status_only(StatusCode::NOT_FOUND));
+    };
+    let opened = match open_in_place(root, &path) {
         // Out of descriptors: close the files kept open, and try once more.
         #[cfg(target_os = "linux")]
         Some(Err(StatusCode::SERVICE_UNAVAILABLE)) if root.open_files.clear() => {
-            open_in_place(&root, &path)
+            open_in_place(root, &path)
         }
         opened => opened,
     };
-    let file = match opened {
-        Some(opened) => {
-            let opened = opened?;
-            // Only what resolved from the kernel's caches is kept open: its `statx`
-            // then needs no disk either (an open file pins its path's entries), and
-            // paths that must be checked with a server (NFS, FUSE) are never cached.
-            #[cfg(target_os = "linux")]
-            if let Some(id) = opened.id {
-                let file = Representation::new(opened, &path);
-                let key = req.uri().path();
-                root.open_files.insert(key, &path, id, file.clone());
-                return Ok(file.respond(req.method()));
-            }
-            Representation::new(opened, &path)
-        }
-        None => {
-            let rel = path.clone();
-            let opened = tokio::task::spawn_blocking(move || open_blocking(&root, &rel))
-                .await
-                .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)??;
-            Representation::new(opened, &path)
-        }
+    let opened = match opened {
+        Some(Ok(opened)) => opened,
+        Some(Err(status)) => return Ok(status_only(status)),
+        None => return Err(path),
     };
-    Ok(file.respond(req.method()))
+    // Only what resolved from the kernel's caches is kept open: its `statx` then needs
+    // no disk either (an open file pins its path's entries), and paths that must be
+    // checked with a server (NFS, FUSE) are never cached.
+    #[cfg(target_os = "linux")]
+    if let Some(id) = opened.id {
+        let file = Representation::new(opened, &path);
+        root.open_files
+            .insert(req.uri().path(), &path, id, file.clone());
+        return Ok(file.respond(req.method()));
+    }
+    Ok(Representation::new(opened, &path).respond(req.method()))
 }
 
 /// Maps a URL path to a path relative to the root, or `None` if it names a parent, a

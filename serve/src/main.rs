@@ -150,7 +150,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         None => {
             let root = Root::open(&args.root, args.open_files)?;
             let name = root.path.display().to_string();
-            let handler = service_fn(move |req| files::serve_file(root.clone(), req));
+            let handler = files::Files::new(root);
             run(&args, &name, handler).await
         }
     }
