@@ -8,7 +8,8 @@ a bare hyper server (the floor), in one run, alternating.
 
 Needs wrk, and for HTTP/2 h2load (Debian: apt-get install wrk nginx-light
 nghttp2-client). Builds the release examples, makes a 1 GiB file under target/load/,
-keeps it in page cache, starts every server on 127.0.0.1, and prints Markdown tables.
+keeps it in page cache (locked there for the run), starts every server on 127.0.0.1,
+and prints Markdown tables.
 Every request goes to 127.0.0.1 only.
 
 Each server runs on CPU 0 (nginx with one worker) and the load generator on CPU 1, so
@@ -65,6 +66,30 @@ def make_data():
             with open(path, "rb") as f:
                 while f.read(1 << 24):
                     pass
+
+
+def pin_data():
+    """Locks the files in memory for the rest of the run (mmap with MAP_LOCKED): on a
+    machine where other work reclaims page cache, a range would otherwise now and then
+    be read from disk, in one server's turn and not another's. Returns the mappings,
+    or None (with a warning) where locking is not allowed."""
+    import ctypes
+    import ctypes.util
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    prot_read, map_shared, map_locked, map_populate = 0x1, 0x01, 0x2000, 0x8000
+    maps = []
+    for name in sorted(os.listdir(DATA)):
+        path = os.path.join(DATA, name)
+        fd = os.open(path, os.O_RDONLY)
+        addr = libc.mmap(None, os.path.getsize(path), prot_read, map_shared | map_locked | map_populate, fd, 0)
+        os.close(fd)
+        if addr in (None, ctypes.c_void_p(-1).value):
+            print(f"warning: cannot lock {name} in memory: {os.strerror(ctypes.get_errno())}", file=sys.stderr)
+            return None
+        maps.append(addr)
+    return maps
 
 
 SERVER_CPU, CLIENT_CPU = "0", "1"
@@ -326,6 +351,7 @@ def main():
         subprocess.run(["cargo", "bench", "-q", "--no-run", "-p", "tower-range-serve", "--bench", bench], cwd=ROOT,
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     make_data()
+    pinned = pin_data()
     lua = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     lua.write(RANDOM_LUA)
     lua.close()
@@ -407,7 +433,8 @@ def main():
     dirty = " (uncommitted changes)" if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                                                        cwd=ROOT, capture_output=True, text=True).stdout else ""
     print(f"\n{started}, commit {commit}{dirty}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the "
-          f"start, {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
+          f"start, {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end; the data "
+          f"{'locked in memory' if pinned else 'not locked in memory'}")
     print(f"{os.cpu_count()} cores, loopback; each server on CPU {SERVER_CPU}, the load on CPU "
           f"{CLIENT_CPU}; medians of {args.rounds} rounds of {args.seconds} s each\n")
     names = [s.name for s in servers] + [limit.name]
