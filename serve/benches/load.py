@@ -1,22 +1,33 @@
 #!/usr/bin/env python3
 """Load benchmark: tower-range-serve against its own handler without the layer,
-tower-http's ServeDir, and nginx (when installed), in one run, alternating.
+tower-http's ServeDir, nginx (when installed, with and without its open-file cache) and
+a bare hyper server (the floor), in one run, alternating.
 
-    python3 serve/benches/load.py [--seconds 8] [--rounds 2] [--paused 200] [--read-chunk KIB]
+    python3 serve/benches/load.py [--seconds 4] [--rounds 3] [--layer-rounds 8]
+        [--paused 200] [--read-chunk KIB]
 
 Needs wrk, and for HTTP/2 h2load (Debian: apt-get install wrk nginx-light
 nghttp2-client). Builds the release examples, makes a 1 GiB file under target/load/,
-keeps it in page cache, starts every server on 127.0.0.1, and prints Markdown tables.
+keeps it in page cache (locked there for the run), starts every server on 127.0.0.1,
+and prints Markdown tables.
 Every request goes to 127.0.0.1 only.
 
 Each server runs on CPU 0 (nginx with one worker) and the load generator on CPU 1, so
 that a server's CPU per request is its own and the servers compare core for core. For
 the large range, the same run measures the limit of the machine: a bare loop of pread
-and write over loopback (benches/loopback.rs), at the layer's read size.
+and write over loopback (benches/loopback.rs), at the layer's read size; for the whole
+200s, the floor: hyper alone on a current-thread runtime (benches/hyper_floor.rs),
+answering from memory, or reading the file per request with std::fs::read. Each cell
+is the median of the rounds, its CPU per request too.
+
+Then the layer's own cost: the server with and without the layer, alternating, for
+--layer-rounds rounds of 2 s, on 4 KiB 200s and on a 64 KiB single range (the whole of
+a 64 KiB file, which the handler alone answers with a 200 of the same bytes).
 """
 
 import argparse
 import os
+import statistics
 import random
 import re
 import shutil
@@ -38,7 +49,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 def make_data():
     os.makedirs(DATA, exist_ok=True)
-    files = {"big.bin": GIB, "1m.bin": 1 << 20, "4k.bin": 4096}
+    files = {"big.bin": GIB, "1m.bin": 1 << 20, "64k.bin": 1 << 16, "4k.bin": 4096}
     for name, size in files.items():
         path = os.path.join(DATA, name)
         if not os.path.exists(path) or os.path.getsize(path) != size:
@@ -47,9 +58,38 @@ def make_data():
                 for _ in range(size // len(block)):
                     f.write(block)
                 f.write(block[: size % len(block)])
-        with open(path, "rb") as f:  # into page cache
-            while f.read(1 << 24):
-                pass
+        # Into page cache, twice: a first read leaves readahead marks on some pages,
+        # and a read with RWF_NOWAIT (the layer's, in place) refuses a marked page
+        # even when it is cached; the second read clears them, as a server's first
+        # requests would.
+        for _ in range(2):
+            with open(path, "rb") as f:
+                while f.read(1 << 24):
+                    pass
+
+
+def pin_data():
+    """Locks the files in memory for the rest of the run (mmap with MAP_LOCKED): on a
+    machine where other work reclaims page cache, a range would otherwise now and then
+    be read from disk, in one server's turn and not another's. Returns the mappings,
+    or None (with a warning) where locking is not allowed."""
+    import ctypes
+    import ctypes.util
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    prot_read, map_shared, map_locked, map_populate = 0x1, 0x01, 0x2000, 0x8000
+    maps = []
+    for name in sorted(os.listdir(DATA)):
+        path = os.path.join(DATA, name)
+        fd = os.open(path, os.O_RDONLY)
+        addr = libc.mmap(None, os.path.getsize(path), prot_read, map_shared | map_locked | map_populate, fd, 0)
+        os.close(fd)
+        if addr in (None, ctypes.c_void_p(-1).value):
+            print(f"warning: cannot lock {name} in memory: {os.strerror(ctypes.get_errno())}", file=sys.stderr)
+            return None
+        maps.append(addr)
+    return maps
 
 
 SERVER_CPU, CLIENT_CPU = "0", "1"
@@ -63,6 +103,12 @@ class Server:
                                      env=dict(os.environ, RUST_LOG="warn"))
         wait_port(port)
         self.pid_file = pid_file
+
+    def alias(self, name, port):
+        """The same process, measured on another of its ports."""
+        other = object.__new__(Server)
+        other.name, other.port, other.proc, other.pid_file = name, port, self.proc, self.pid_file
+        return other
 
     def pids(self):
         if self.pid_file is None:
@@ -92,9 +138,9 @@ class Server:
         self.proc.wait()
 
 
-def bench_binary(name):
+def bench_binary(name, target=os.path.join(ROOT, "target")):
     """The newest release build of benches/{name}.rs."""
-    deps = os.path.join(ROOT, "target", "release", "deps")
+    deps = os.path.join(target, "release", "deps")
     found = [os.path.join(deps, f) for f in os.listdir(deps)
              if f.startswith(name + "-") and "." not in f]
     return max(found, key=os.path.getmtime)
@@ -109,6 +155,11 @@ def start_servers(base, read_chunk=None):
         Server("handler alone (--no-layer)", [f"{release}/tower-range-serve", "--root", DATA, "--addr", f"127.0.0.1:{base + 1}", "--no-layer"], base + 1),
         Server("tower-http ServeDir", [f"{examples}/serve_dir", "--root", DATA, "--addr", f"127.0.0.1:{base + 2}"], base + 2),
     ]
+    floor = bench_binary("hyper_floor")
+    servers += [
+        Server("hyper floor (static)", [floor, "--addr", f"127.0.0.1:{base + 7}", "--static", DATA], base + 7),
+        Server("hyper floor (fs::read)", [floor, "--addr", f"127.0.0.1:{base + 8}", "--read", DATA], base + 8),
+    ]
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
     if nginx:
         conf_dir = tempfile.mkdtemp(prefix="tower-range-nginx-")
@@ -121,12 +172,14 @@ http {{
   access_log off; sendfile off; tcp_nodelay on; keepalive_requests 1000000;
   server {{ listen 127.0.0.1:{base + 3}; root {DATA}; }}
   server {{ listen 127.0.0.1:{base + 5} http2; root {DATA}; }}
+  server {{ listen 127.0.0.1:{base + 6}; root {DATA}; open_file_cache max=1000; }}
 }}
 """)
         s = Server("nginx (sendfile off)", [nginx, "-c", os.path.join(conf_dir, "nginx.conf")], base + 3, pid)
         s.h2_port = base + 5
         time.sleep(0.3)
-        servers.append(s)
+        # The same worker with open_file_cache on (revalidated after 60 s, its default).
+        servers += [s, s.alias("nginx (open_file_cache)", base + 6)]
     return servers
 
 
@@ -135,6 +188,29 @@ def start_limit(base, read_chunk):
     cmd = [bench_binary("loopback"), "--file", os.path.join(DATA, "big.bin"),
            "--addr", f"127.0.0.1:{base + 4}", "--chunk-kib", str(read_chunk or 32)]
     return Server("pread+write loop (the limit)", cmd, base + 4)
+
+
+def layer_cost(ours, alone, seconds, rounds):
+    """The layer's own CPU per request: the server with and without it, alternating,
+    medians of `rounds`; on 4 KiB 200s and on a 64 KiB single range."""
+    cases = [
+        ("4 KiB 200s, c=16", dict(conns=16, threads=1, path="/4k.bin")),
+        ("64 KiB single range, c=64", dict(conns=64, threads=1, path="/64k.bin", headers=["Range: bytes=0-65535"])),
+    ]
+    out = []
+    for name, kw in cases:
+        cpu = {ours.name: [], alone.name: []}
+        rps = {ours.name: [], alone.name: []}
+        for _ in range(rounds):
+            for server in (ours, alone):
+                r = measure(server, seconds, **kw)
+                cpu[server.name].append(r["cpu"] / r["requests"] * 1e6)
+                rps[server.name].append(r["rps"])
+        diffs = [a - b for a, b in zip(cpu[ours.name], cpu[alone.name])]
+        out.append((name, statistics.median(cpu[ours.name]), statistics.median(cpu[alone.name]),
+                    statistics.median(diffs), statistics.median(rps[ours.name]),
+                    statistics.median(rps[alone.name]), diffs))
+    return out
 
 
 def wrk(port, seconds, conns, threads, script=None, headers=(), path="/big.bin", h2=False):
@@ -257,8 +333,9 @@ def paused_h2_rss(server, conns, streams):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=int, default=8)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--seconds", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--layer-rounds", type=int, default=8, help="rounds of the layer's own cost; 0 skips it")
     ap.add_argument("--paused", type=int, default=200)
     ap.add_argument("--port", type=int, default=3100)
     ap.add_argument("--paused-only", action="store_true", help="only the paused-client soak")
@@ -270,34 +347,41 @@ def main():
     subprocess.run(["cargo", "build", "-q", "--release", "-p", "tower-range-serve"], cwd=ROOT, check=True)
     subprocess.run(["cargo", "build", "-q", "--release", "-p", "tower-range", "--example", "serve_dir"], cwd=ROOT,
                    check=True)
-    subprocess.run(["cargo", "bench", "-q", "--no-run", "-p", "tower-range-serve", "--bench", "loopback"], cwd=ROOT,
-                   check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for bench in ("loopback", "hyper_floor"):
+        subprocess.run(["cargo", "bench", "-q", "--no-run", "-p", "tower-range-serve", "--bench", bench], cwd=ROOT,
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     make_data()
+    pinned = pin_data()
     lua = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     lua.write(RANDOM_LUA)
     lua.close()
     servers = start_servers(args.port, args.read_chunk)
     limit = start_limit(args.port, args.read_chunk)
-    ours, alone, nginx = servers[0], servers[1], servers[-1] if len(servers) > 3 else None
+    ours, alone, serve_dir, floor_static, floor_read = servers[:5]
+    nginx, nginx_cached = (servers[5], servers[6]) if len(servers) > 5 else (None, None)
+    nginxes = [s for s in (nginx, nginx_cached) if s]
     big = ["Range: bytes=0-536870911"]
-    everyone = servers
-    ranged = [s for s in servers if s is not alone]
+    # Every server that answers ranges; the floors and the handler alone do not.
+    ranged = [ours, serve_dir] + nginxes
+    whole = [ours, alone, serve_dir] + nginxes + [floor_static, floor_read]
     # (label, name, wrk arguments, servers)
     scenarios = [
-        ("S1", "512 MiB range, c=1", dict(conns=1, threads=1, headers=big), everyone + [limit]),
+        ("S1", "512 MiB range, c=1", dict(conns=1, threads=1, headers=big), [ours, alone, serve_dir, nginx, limit]),
         ("S2", "64 KiB random ranges, c=1", dict(conns=1, threads=1, script=lua.name), ranged),
         ("S3", "64 KiB random ranges, c=64", dict(conns=64, threads=1, script=lua.name), ranged),
-        ("S4", "first 1 MiB, c=1", dict(conns=1, threads=1, headers=["Range: bytes=0-1048575"]), ranged),
-        ("S5", "last 1 MiB, c=1", dict(conns=1, threads=1, headers=[f"Range: bytes={GIB - (1 << 20)}-"]), ranged),
-        ("S6", "whole 200s of 4 KiB, c=16", dict(conns=16, threads=1, path="/4k.bin"), everyone),
-        ("S7", "whole 200s of 1 MiB, c=16", dict(conns=16, threads=1, path="/1m.bin"), everyone),
+        ("S4", "first 1 MiB, c=1", dict(conns=1, threads=1, headers=["Range: bytes=0-1048575"]), [ours, serve_dir, nginx]),
+        ("S5", "last 1 MiB, c=1", dict(conns=1, threads=1, headers=[f"Range: bytes={GIB - (1 << 20)}-"]),
+         [ours, serve_dir, nginx]),
+        ("S6", "whole 200s of 4 KiB, c=16", dict(conns=16, threads=1, path="/4k.bin"), whole),
+        ("S7", "whole 200s of 1 MiB, c=16", dict(conns=16, threads=1, path="/1m.bin"), whole),
         ("S8", "512 MiB range over h2c, c=1", dict(conns=1, threads=1, headers=big, h2=True),
          [ours] + ([nginx] if nginx else [])),
     ]
+    scenarios = [(label, name, kw, [s for s in who if s]) for label, name, kw, who in scenarios]
+    paused = [ours, alone, serve_dir] + ([nginx] if nginx else [])
     if args.paused_only:
         try:
-            for s in servers:
+            for s in paused:
                 per, ok = paused_rss(s, args.paused)
                 print(f"{s.name}: {args.paused} paused clients, {per:.0f} KiB RSS each, "
                       f"other requests {'served' if ok else 'STARVED'}")
@@ -306,27 +390,36 @@ def main():
                 print(f"{s.name}: {args.paused} paused HTTP/2 streams, {per:.0f} KiB RSS each, "
                       f"other requests {'served' if ok else 'STARVED'}")
         finally:
-            for s in servers + [limit]:
+            for s in servers[:6] + [limit]:  # the nginx alias is the same process
                 s.stop()
             os.unlink(lua.name)
         return
-    results = {}
+    runs = {}
+    started = time.strftime("%Y-%m-%d %H:%M")
+    load = os.getloadavg()
     try:
         for _ in range(args.rounds):
             for label, name, kw, who in scenarios:
                 for server in who:  # alternate servers within each scenario
-                    r = measure(server, args.seconds, **kw)
-                    best = results.get((label, server.name))
-                    if best is None or r["rps"] > best["rps"]:
-                        results[(label, server.name)] = r
-        rss = {s.name: paused_rss(s, args.paused) for s in servers}
+                    runs.setdefault((label, server.name), []).append(measure(server, args.seconds, **kw))
+        layer = layer_cost(ours, alone, 2, args.layer_rounds) if args.layer_rounds else []
+        rss = {s.name: paused_rss(s, args.paused) for s in paused}
         rss_h2 = {s.name: paused_h2_rss(s, 10, max(args.paused // 10, 1))
                   for s in [ours] + ([nginx] if nginx else [])}
-        peak = {s.name: s.rss_kib("VmHWM") for s in servers}
+        peak = {s.name: s.rss_kib("VmHWM") for s in paused}
     finally:
-        for s in servers + [limit]:
+        for s in servers[:6] + [limit]:  # the nginx alias is the same process
             s.stop()
         os.unlink(lua.name)
+
+    # Each cell: the median round by rate, with the median CPU per request.
+    results = {}
+    for key, rs in runs.items():
+        r = dict(sorted(rs, key=lambda r: r["rps"])[len(rs) // 2])
+        per_req = statistics.median(x["cpu"] / max(x["requests"], 1) for x in rs)
+        per_byte = statistics.median(x["cpu"] / max(x["bytes"], 1) for x in rs)
+        r["cpu"] = per_req * r["requests"] if key[0] not in ("S1", "S7", "S8") else per_byte * r["bytes"]
+        results[key] = r
 
     def cell(label, r):
         if label in ("S1", "S7", "S8"):
@@ -335,8 +428,15 @@ def main():
         cpu_us = r["cpu"] / r["requests"] * 1e6 if r["requests"] else float("nan")
         return f"{r['rps']:.0f} req/s, p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms, {cpu_us:.1f} µs CPU/req"
 
-    print(f"\n{os.cpu_count()} cores, loopback; each server on CPU {SERVER_CPU}, the load on CPU "
-          f"{CLIENT_CPU}; best of {args.rounds} rounds of {args.seconds} s each\n")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    dirty = " (uncommitted changes)" if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                                       cwd=ROOT, capture_output=True, text=True).stdout else ""
+    print(f"\n{started}, commit {commit}{dirty}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the "
+          f"start, {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end; the data "
+          f"{'locked in memory' if pinned else 'not locked in memory'}")
+    print(f"{os.cpu_count()} cores, loopback; each server on CPU {SERVER_CPU}, the load on CPU "
+          f"{CLIENT_CPU}; medians of {args.rounds} rounds of {args.seconds} s each\n")
     names = [s.name for s in servers] + [limit.name]
     print("| scenario | " + " | ".join(names) + " |")
     print("|---" * (len(names) + 1) + "|")
@@ -355,6 +455,10 @@ def main():
         cpu_a, cpu_b = ra["cpu"] / max(ra["requests"], 1), rb["cpu"] / max(rb["requests"], 1)
         return ra[key] / rb[key], cpu_a / cpu_b if cpu_b else float("nan")
 
+    def cpu_us(label, server):
+        r = results[(label, server.name)]
+        return r["cpu"] / max(r["requests"], 1) * 1e6
+
     print("\nRatios, tower-range against each peer (rate: higher is better; CPU per request: lower):")
     for peer in servers[1:]:
         for label, name, kw, who in scenarios:
@@ -367,6 +471,41 @@ def main():
     print(f"- S8 h2c against S1 HTTP/1.1: {h2:.2f}x")
     head, tail = results[("S4", ours.name)], results[("S5", ours.name)]
     print(f"- last 1 MiB / first 1 MiB time: {head['rps'] / tail['rps']:.2f}")
+
+    print("\nAbove hyper's floor, CPU per request (the static floor: hyper alone; fs::read: hyper and "
+          "a plain file read):")
+    for label in ("S6", "S7"):
+        floor_s, floor_r = cpu_us(label, floor_static), cpu_us(label, floor_read)
+        for s in [ours, alone] + nginxes:
+            print(f"- {label} {s.name}: {cpu_us(label, s):.1f} µs, {cpu_us(label, s) - floor_s:+.1f} µs over the "
+                  f"static floor ({floor_s:.1f}), {cpu_us(label, s) - floor_r:+.1f} µs over fs::read ({floor_r:.1f})")
+
+    if layer:
+        print(f"\nThe layer's own cost: the server with and without it, alternating, medians of "
+              f"{args.layer_rounds} rounds of 2 s:")
+        for name, with_, without, diff, rps_with, rps_without, diffs in layer:
+            print(f"- {name}: {with_:.2f} µs CPU/request with the layer ({rps_with:.0f} req/s), {without:.2f} "
+                  f"without ({rps_without:.0f} req/s): {diff:+.2f} µs (median of the paired differences; "
+                  f"range {min(diffs):+.2f} to {max(diffs):+.2f})")
+
+    if nginx:
+        print("\nTargets:")
+
+        def target(what, ok):
+            print(f"- {'met' if ok else 'NOT MET'}: {what}")
+
+        for label in ("S6", "S3"):
+            for peer in nginxes:
+                rate, cpu = ratio(label, ours, peer)
+                target(f"{label} vs {peer.name}: rate {rate:.2f}x >= 1.0, CPU/request {cpu:.2f}x <= 1.0",
+                       rate >= 1.0 and cpu <= 1.0)
+        for peer in nginxes:
+            _, cpu = ratio("S7", ours, peer)
+            target(f"S7 vs {peer.name}: CPU per byte {cpu:.2f}x <= 1.05", cpu <= 1.05)
+        rate, _ = ratio("S1", ours, limit)
+        target(f"S1: {rate:.2f}x the pread+write limit >= 0.95", rate >= 0.95)
+        target(f"paused clients: {rss[ours.name][0]:.0f} KiB each <= 64", rss[ours.name][0] <= 64)
+        target(f"S8 h2c: {h2:.2f}x S1 >= 0.8", h2 >= 0.8)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@
 //!
 //! - `files.rs`: the handler for `--root`. Whole files, `ETag`, `Last-Modified`,
 //!   `Content-Type`, and a `RangeSource` so that the layer reads each range at its offset.
+//! - `open_files.rs`: the files `files.rs` keeps open between requests, checked against
+//!   their paths on every request.
 //! - `store.rs`: the handler for `--store`: objects of a store, each with a
 //!   `RangeSource` that fetches a range from the store as the client reads it.
 //! - `store_url.rs`: the store a `--store` URL names (S3, Google Cloud Storage, Azure,
@@ -32,6 +34,8 @@ mod connection;
 mod files;
 mod in_flight;
 mod log;
+#[cfg(target_os = "linux")]
+mod open_files;
 mod store;
 mod store_url;
 mod tls;
@@ -117,6 +121,13 @@ struct Args {
     /// Seconds that responses in flight may take to finish after SIGINT or SIGTERM.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     grace: u64,
+    /// With `--root`, on Linux: files kept open between requests, like nginx's
+    /// `open_file_cache`, one descriptor each; 0 opens the file for every request.
+    /// Never stale: each request checks with one `statx` that its path still names
+    /// the same file, unchanged, and opens it again otherwise. Files unused for 30
+    /// to 60 seconds are closed.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    open_files: usize,
     /// For benchmarks: the same handler without the layer.
     #[arg(long)]
     no_layer: bool,
@@ -153,9 +164,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             run(&args, url, handler).await
         }
         None => {
-            let root = Arc::new(Root::open(&args.root)?);
+            let root = Root::open(&args.root, args.open_files)?;
             let name = root.path.display().to_string();
-            let handler = service_fn(move |req| files::serve_file(root.clone(), req));
+            let handler = files::Files::new(root);
             run(&args, &name, handler).await
         }
     }
