@@ -11,8 +11,8 @@
 //!   `Content-Type`, and a `RangeSource` so that the layer reads each range at its offset.
 //! - `open_files.rs`: the files `files.rs` keeps open between requests, checked against
 //!   their paths on every request.
-//! - `store.rs`: the handler for `--store`: objects of a store, each with a
-//!   `RangeSource` that fetches a range from the store as the client reads it.
+//! - `store.rs`: the handler for `--store`: the library's `ObjectService`, each object
+//!   with a `RangeSource` that fetches a range from the store as the client reads it.
 //! - `store_url.rs`: the store a `--store` URL names (S3, Google Cloud Storage, Azure,
 //!   a local directory), configured from the environment.
 //! - `connection.rs`: hyper's settings, and deadlines for request heads, idle
@@ -51,12 +51,11 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
-use tower::{service_fn, Layer};
+use tower::Layer;
 use tower_range::RangeLayer;
 
 use crate::connection::{Handler, Limits};
 use crate::files::Root;
-use crate::store::Bucket;
 
 /// Serves the files of a directory, or the objects of a bucket, over HTTP/1.1 and
 /// HTTP/2 (prior knowledge on plain TCP, ALPN over TLS), with ranges and conditional
@@ -159,9 +158,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 std::process::exit(2);
             });
             let metadata_ttl = Duration::from_secs(args.metadata_ttl);
-            let bucket = Arc::new(Bucket::new(store, metadata_ttl));
-            let handler = service_fn(move |req| store::serve_object(bucket.clone(), req));
-            run(&args, url, handler).await
+            run(&args, url, store::handler(store, metadata_ttl)).await
         }
         None => {
             let root = Root::open(&args.root, args.open_files)?;
