@@ -20,7 +20,7 @@ use crate::error::BoxError;
 use crate::field;
 use crate::multipart::{self, Parts};
 use crate::plan::{self, Answer, BytesFrom, RangePlan, RangeRequest};
-use crate::range::ByteRange;
+use crate::range::{self, ByteRange};
 use crate::source::RangeSource;
 use crate::source_reader::SourceReader;
 use crate::validators;
@@ -256,18 +256,8 @@ fn single_range_values(range: ByteRange, len: u64) -> [HeaderValue; 2] {
 }
 
 /// Appends `n` in decimal.
-fn put_decimal(buf: &mut BytesMut, mut n: u64) {
-    let mut digits = [0; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    buf.put_slice(&digits[at..]);
+fn put_decimal(buf: &mut BytesMut, n: u64) {
+    buf.put_slice(range::decimal(n, &mut [0; 20]));
 }
 
 /// Header values written one after another into `buf`, each ending at its offset in

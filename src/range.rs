@@ -72,20 +72,7 @@ impl RangeSpec {
             out.buf[out.len..out.len + text.len()].copy_from_slice(text);
             out.len += text.len();
         };
-        let number = |out: &mut Canonical, n: u64| {
-            let mut digits = [0u8; 20];
-            let mut at = digits.len();
-            let mut n = n;
-            loop {
-                at -= 1;
-                digits[at] = b'0' + (n % 10) as u8;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
-            }
-            write(out, &digits[at..]);
-        };
+        let number = |out: &mut Canonical, n: u64| write(out, decimal(n, &mut [0; 20]));
         write(&mut out, b"bytes=");
         match self {
             Self::FromTo { first, last } => {
@@ -270,6 +257,20 @@ pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
         s = rest;
     }
     s
+}
+
+/// `n` in decimal digits, written into the end of `digits` without `fmt`, which costs
+/// more than the rest of a header's work.
+pub(crate) fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &digits[at..];
+        }
+    }
 }
 
 #[cfg(test)]
