@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use support::h2::{self, flag, kind, setting};
 use support::server::Server;
 
 const SMALL: usize = 100_000;
@@ -228,43 +229,20 @@ fn a_stalled_reader_is_closed_after_the_send_timeout_and_its_files_released() {
     });
 }
 
-/// An HPACK field without indexing, its name from the static table (RFC 7541 §6.2.2).
-fn hpack_literal(index: u8, value: &str) -> Vec<u8> {
-    let mut field = if index < 15 {
-        vec![index]
-    } else {
-        vec![15, index - 15]
-    };
-    field.push(u8::try_from(value.len()).expect("a short value"));
-    field.extend_from_slice(value.as_bytes());
-    field
-}
-
-/// An HTTP/2 frame: its 9-byte head, then `payload`.
-fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
-    let mut frame = vec![len[1], len[2], len[3], kind, flags];
-    frame.extend_from_slice(&stream.to_be_bytes());
-    frame.extend_from_slice(payload);
-    frame
-}
-
 /// Opens an HTTP/2 connection (prior knowledge) whose windows never hold the server
 /// back, and asks on stream 1 for `path` with `range`.
 fn h2c_get(addr: SocketAddr, path: &str, range: &str) -> TcpStream {
     const MAX_WINDOW: u32 = (1 << 31) - 1;
     let mut stream = TcpStream::connect(addr).unwrap();
-    let mut wire = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-    // SETTINGS_INITIAL_WINDOW_SIZE, and the connection's window raised to match.
-    let settings = [&4u16.to_be_bytes()[..], &MAX_WINDOW.to_be_bytes()].concat();
-    wire.extend(h2_frame(0x4, 0, 0, &settings));
-    wire.extend(h2_frame(0x8, 0, 0, &(MAX_WINDOW - 65_535).to_be_bytes()));
-    // GET (static 2), http (static 6), :path, :authority and range as literals.
-    let mut block = vec![0x82, 0x86];
-    block.extend(hpack_literal(4, &format!("/{path}")));
-    block.extend(hpack_literal(1, "x"));
-    block.extend(hpack_literal(50, range));
-    wire.extend(h2_frame(0x1, 0x5, 1, &block));
+    // The streams' windows, and the connection's raised to match.
+    let mut wire = h2::open(&[(setting::INITIAL_WINDOW_SIZE, MAX_WINDOW)]);
+    let raise = (MAX_WINDOW - 65_535).to_be_bytes();
+    wire.extend(h2::frame(kind::WINDOW_UPDATE, 0, 0, &raise));
+    // A GET, and `range` (static entry 50).
+    let mut block = h2::get_block(&format!("/{path}"));
+    block.extend(h2::literal(50, range));
+    let flags = flag::END_STREAM | flag::END_HEADERS;
+    wire.extend(h2::frame(kind::HEADERS, flags, 1, &block));
     stream.write_all(&wire).unwrap();
     stream
 }
@@ -285,12 +263,17 @@ fn h2_body(stream: &mut TcpStream) -> Vec<u8> {
         let mut payload = vec![0; len];
         stream.read_exact(&mut payload).unwrap();
         match kind {
-            0x4 if flags & 0x1 == 0 => stream.write_all(&h2_frame(0x4, 0x1, 0, &[])).unwrap(),
-            0x3 | 0x7 => panic!("the server ended the stream or connection: {head:?} {payload:?}"),
-            0x0 if id == 1 => {
+            kind::SETTINGS if flags & flag::ACK == 0 => {
+                let ack = h2::frame(kind::SETTINGS, flag::ACK, 0, &[]);
+                stream.write_all(&ack).unwrap();
+            }
+            kind::RST_STREAM | kind::GOAWAY => {
+                panic!("the server ended the stream or connection: {head:?} {payload:?}")
+            }
+            kind::DATA if id == 1 => {
                 // Padding is never sent by the server.
                 body.extend_from_slice(&payload);
-                if flags & 0x1 != 0 {
+                if flags & flag::END_STREAM != 0 {
                     return body;
                 }
             }
