@@ -46,3 +46,27 @@ pub async fn finish(mut stream: TcpStream, mut wire: Vec<u8>) -> Reply {
     let _ = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut wire)).await;
     crate::support::parse_reply(&wire, false)
 }
+
+/// An 8 MiB part at 0, then nine of 1,000 bytes a MiB apart from `small_from`: more
+/// parts than the server fetches ahead (seven), so that a client pausing in the first
+/// makes the server ask for the last ones after a change of the object.
+pub fn replaced_mid_response_ranges(small_from: usize) -> String {
+    let small = (0..9).map(|k| {
+        let first = small_from + (k << 20);
+        format!(",{first}-{}", first + 999)
+    });
+    format!("bytes=0-8388607{}", small.collect::<String>())
+}
+
+/// Every byte of every part of `reply` that came is `old`'s, and the last part did not
+/// come whole.
+pub fn assert_only_old_bytes(reply: &Reply, old: &[u8]) {
+    let parts = crate::support::parts_received(reply.header("content-type").unwrap(), &reply.body);
+    assert!(parts.len() < 10, "the last part never came whole");
+    for (first, bytes) in parts {
+        assert!(
+            bytes[..] == old[first..first + bytes.len()],
+            "only bytes of the old version, at {first}"
+        );
+    }
+}

@@ -39,3 +39,33 @@ pub async fn assert_ranges_byte_exact(addr: std::net::SocketAddr, path: &str, le
         .iter()
         .all(|(headers, _)| headers.contains(&part_type)));
 }
+
+/// The parts of a `multipart/byteranges` body that may have been cut anywhere: each
+/// part's first byte position (from its `Content-Range`) and the bytes of it that came.
+pub fn parts_received(content_type: &str, body: &[u8]) -> Vec<(usize, Vec<u8>)> {
+    let boundary = content_type.split("boundary=").nth(1).unwrap();
+    let delimiter = format!("--{boundary}\r\n");
+    let mut parts = Vec::new();
+    let mut rest = body;
+    while let Some(at) = rest
+        .windows(delimiter.len())
+        .position(|w| w == delimiter.as_bytes())
+    {
+        rest = &rest[at + delimiter.len()..];
+        let Some(end) = rest.windows(4).position(|w| w == b"\r\n\r\n") else {
+            break;
+        };
+        let head = std::str::from_utf8(&rest[..end]).unwrap();
+        let range = head
+            .split("\r\n")
+            .find_map(|line| line.strip_prefix("Content-Range: bytes "))
+            .unwrap();
+        let (first, last) = range.split('/').next().unwrap().split_once('-').unwrap();
+        let (first, last): (usize, usize) = (first.parse().unwrap(), last.parse().unwrap());
+        rest = &rest[end + 4..];
+        let len = rest.len().min(last - first + 1);
+        parts.push((first, rest[..len].to_vec()));
+        rest = &rest[len..];
+    }
+    parts
+}
