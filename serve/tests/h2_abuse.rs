@@ -9,9 +9,9 @@ mod support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -25,14 +25,7 @@ const BIG: usize = 4 << 20;
 
 /// A directory with `small.bin` and `big.bin`, made once per run.
 fn root() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("h2-abuse-root");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("small.bin"), support::content(SMALL)).unwrap();
-        std::fs::write(dir.join("big.bin"), support::content(BIG)).unwrap();
-        dir
-    })
+    support::root("h2-abuse-root", SMALL, BIG)
 }
 
 /// One test at a time: each measures the server's CPU and the polite client's latency.

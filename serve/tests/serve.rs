@@ -7,8 +7,7 @@ mod support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::h2::{self, flag, kind, setting};
@@ -19,14 +18,7 @@ const BIG: usize = 64 << 20;
 
 /// A directory with `small.bin` and `big.bin`, made once per run.
 fn root() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("serve-root");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("small.bin"), support::content(SMALL)).unwrap();
-        std::fs::write(dir.join("big.bin"), support::content(BIG)).unwrap();
-        dir
-    })
+    support::root("serve-root", SMALL, BIG)
 }
 
 /// Polls `done` every 20 ms until it holds or `limit` passes; returns whether it held.

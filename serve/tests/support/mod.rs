@@ -9,6 +9,22 @@ mod wire;
 
 pub use wire::*;
 
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// A directory `name` with `small.bin` and `big.bin` of [`content`], of those lengths,
+/// made once per test binary under its temporary folder.
+pub fn root(name: &str, small: usize, big: usize) -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("small.bin"), content(small)).unwrap();
+        std::fs::write(dir.join("big.bin"), content(big)).unwrap();
+        dir
+    })
+}
+
 /// Checks every single-range form and a two-part request for `path`, a `len`-byte
 /// `video/mp4` object of [`content`], against its bytes.
 pub async fn assert_ranges_byte_exact(addr: std::net::SocketAddr, path: &str, len: usize) {
