@@ -1,7 +1,9 @@
 //! The decision: from what the request asked and what the inner response is, which
 //! response goes out.
 
-use http::header::{ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, RANGE};
+use http::header::{
+    ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, IF_RANGE, RANGE,
+};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body::SizeHint;
 
@@ -16,8 +18,9 @@ use crate::validators::Validators;
 #[derive(Clone, Debug)]
 pub(crate) struct RangeRequest {
     pub(crate) head: bool,
-    /// The precondition fields, when the layer evaluates them.
-    pub(crate) preconditions: Preconditions,
+    /// The precondition fields, when the request has any and the layer evaluates
+    /// them; boxed, as the response future that holds them is moved with every poll.
+    pub(crate) preconditions: Option<Box<Preconditions>>,
     /// `None` when the request has no `Range`, or one we ignore.
     pub(crate) range: Option<ParsedRange>,
     pub(crate) if_range: Option<IfRange>,
@@ -31,15 +34,22 @@ impl RangeRequest {
     /// layer evaluates, without `If-Range`, and with `Range` only when one range is
     /// handed on, in canonical form.
     pub(crate) fn take(headers: &mut HeaderMap, head: bool, config: &Config) -> Self {
-        let preconditions = if config.preconditions {
-            Preconditions::take(headers)
-        } else {
-            Preconditions::default()
-        };
+        let preconditions = (config.preconditions && Preconditions::sent(headers))
+            .then(|| Box::new(Preconditions::take(headers)));
+        // Most requests carry neither field; only those sent are looked up.
+        let [range_sent, if_range_sent] = field::sent(headers, [&RANGE, &IF_RANGE]);
         // The inner service never sees `If-Range`: the layer evaluates it.
-        let if_range = IfRange::take(headers);
+        let if_range = if if_range_sent {
+            IfRange::take(headers)
+        } else {
+            None
+        };
         // A `Range` sent twice is not a valid single field value: ignore it.
-        let sent = field::single(headers.get_all(RANGE)).map(HeaderValue::as_bytes);
+        let sent = if range_sent {
+            field::single(headers.get_all(RANGE)).map(HeaderValue::as_bytes)
+        } else {
+            None
+        };
         let range = sent.and_then(|value| range::parse(value, config.max_ranges));
         // A single range without `If-Range` is handed on, so that an inner service that
         // can seek (tower-http's `ServeDir`, a proxy) sends only that range. Its answer is
@@ -59,9 +69,10 @@ impl RangeRequest {
                 let value = HeaderValue::from_bytes(spec.canonical().as_bytes());
                 headers.insert(RANGE, value.expect("ASCII digits"));
             }
-            None => {
+            None if range_sent => {
                 headers.remove(RANGE);
             }
+            None => {}
         }
         Self {
             head,
@@ -151,7 +162,7 @@ impl RangePlan {
             answer,
             accept_ranges: config.accept_ranges
                 && rangeable
-                && !headers.contains_key(ACCEPT_RANGES),
+                && !field::has(headers, &ACCEPT_RANGES),
         }
     }
 }
@@ -175,7 +186,11 @@ impl Answer {
         }
         let validators = Validators::of(headers);
         // Steps 1 to 4: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since.
-        match request.preconditions.evaluate(&validators) {
+        let outcome = match &request.preconditions {
+            Some(preconditions) => preconditions.evaluate(&validators),
+            None => Outcome::Proceed,
+        };
+        match outcome {
             Outcome::Proceed => {}
             Outcome::NotModified => return Self::NotModified,
             Outcome::Failed => return Self::PreconditionFailed,
@@ -184,10 +199,12 @@ impl Answer {
         if let Some(spec) = handed_on {
             return Self::check_answer(spec, headers);
         }
-        if headers.contains_key(CONTENT_RANGE)
-            || headers
-                .get(ACCEPT_RANGES)
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"none"))
+        let [content_range, accept_ranges] = field::sent(headers, [&CONTENT_RANGE, &ACCEPT_RANGES]);
+        if content_range
+            || accept_ranges
+                && headers
+                    .get(ACCEPT_RANGES)
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"none"))
         {
             return Self::Untouched;
         }
@@ -308,19 +325,25 @@ pub(crate) fn coded_as_it_streams(
     hint: &SizeHint,
     head: bool,
 ) -> bool {
+    if status != StatusCode::OK || !field::has(headers, &CONTENT_ENCODING) {
+        return false;
+    }
     let coded = headers.get_all(CONTENT_ENCODING).iter().any(|value| {
         value.as_bytes().split(|&b| b == b',').any(|coding| {
             let coding = range::trim_ows(coding);
             !coding.is_empty() && !coding.eq_ignore_ascii_case(b"identity")
         })
     });
-    status == StatusCode::OK && coded && representation_len(headers, hint, head).is_none()
+    coded && representation_len(headers, hint, head).is_none()
 }
 
 /// The length of the representation: `Content-Length` when the inner response sets it,
 /// else the body's exact size. A `Content-Length` that disagrees with the body means we
 /// cannot know which bytes are which, so the response is left alone.
 fn representation_len(headers: &HeaderMap, hint: &SizeHint, head: bool) -> Option<u64> {
+    if !field::has(headers, &CONTENT_LENGTH) {
+        return hint.exact();
+    }
     let mut values = headers.get_all(CONTENT_LENGTH).iter();
     let declared = match values.next() {
         None => None,

@@ -10,7 +10,7 @@ use crate::validators::{names_current, Comparison, Validators};
 
 /// The precondition fields of a request, taken off it so that the inner service
 /// produces the representation and the layer alone decides.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct Preconditions {
     /// Every line of `If-Match`: a list may be split over several.
     if_match: Vec<HeaderValue>,
@@ -32,6 +32,18 @@ pub(crate) enum Outcome {
 }
 
 impl Preconditions {
+    /// Whether the request carries any of the four fields: most carry none, and then
+    /// there is nothing to take or evaluate.
+    pub(crate) fn sent(headers: &HeaderMap) -> bool {
+        let names = [
+            &IF_MATCH,
+            &IF_UNMODIFIED_SINCE,
+            &IF_NONE_MATCH,
+            &IF_MODIFIED_SINCE,
+        ];
+        field::sent(headers, names).contains(&true)
+    }
+
     /// Removes the four precondition fields from `headers` and keeps them.
     pub(crate) fn take(headers: &mut HeaderMap) -> Self {
         Self {
@@ -110,6 +122,7 @@ mod tests {
         for (name, value) in request {
             headers.append(name, HeaderValue::from_static(value));
         }
+        assert_eq!(Preconditions::sent(&headers), !request.is_empty());
         let conditions = Preconditions::take(&mut headers);
         assert!(headers.is_empty(), "every precondition is taken off");
         let mut response = HeaderMap::new();

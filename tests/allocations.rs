@@ -184,14 +184,15 @@ fn allocations_per_request() {
             &[("Range", "bytes=2000000-")],
             2,
         ),
-        // The lines of `If-None-Match` taken off the request, and the names of the
-        // fields a `304` drops.
+        // The preconditions taken off the request (boxed: most requests have none),
+        // the lines of `If-None-Match` among them, and the names of the fields a `304`
+        // drops.
         (
             "304",
             Inner::Full,
             Method::GET,
             &[("If-None-Match", "\"v1\"")],
-            2,
+            3,
         ),
         // Eleven: the parsed set (its vector, grown once), the resolved ranges, the
         // merging (two vectors and the result), the framing of every part in one buffer
