@@ -59,13 +59,30 @@ pin_project! {
 }
 
 pin_project! {
+    // A ranged body is boxed: its state is many times the size of most bodies, and a
+    // response is moved several times on its way to the connection.
     #[project = KindProj]
     enum Kind<B: Body> {
         Passthrough { #[pin] inner: B },
         Empty,
-        FromInner { parts: Parts, #[pin] reader: BodyReader<B> },
-        FromSource { parts: Parts, reader: SourceReader },
+        FromInner { cut: Pin<Box<Cut<B>>> },
+        FromSource { read: Box<Read> },
     }
+}
+
+pin_project! {
+    /// Parts cut from the inner body.
+    struct Cut<B: Body> {
+        parts: Parts,
+        #[pin]
+        reader: BodyReader<B>,
+    }
+}
+
+/// Parts read from a [`RangeSource`](crate::RangeSource).
+struct Read {
+    parts: Parts,
+    reader: SourceReader,
 }
 
 impl<B: Body> ResponseBody<B> {
@@ -80,19 +97,23 @@ impl<B: Body> ResponseBody<B> {
     }
 
     /// `parts` cut from the inner body in one forward pass.
-    pub(crate) const fn from_inner(inner: B, parts: Parts) -> Self {
+    pub(crate) fn from_inner(inner: B, parts: Parts) -> Self {
         Self {
             kind: Kind::FromInner {
-                parts,
-                reader: BodyReader::new(inner),
+                cut: Box::pin(Cut {
+                    parts,
+                    reader: BodyReader::new(inner),
+                }),
             },
         }
     }
 
     /// `parts` read from `reader`; the inner body is not needed.
-    pub(crate) const fn from_source(reader: SourceReader, parts: Parts) -> Self {
+    pub(crate) fn from_source(reader: SourceReader, parts: Parts) -> Self {
         Self {
-            kind: Kind::FromSource { parts, reader },
+            kind: Kind::FromSource {
+                read: Box::new(Read { parts, reader }),
+            },
         }
     }
 }
@@ -134,8 +155,14 @@ where
                 Poll::Ready(frame)
             }
             KindProj::Empty => Poll::Ready(None),
-            KindProj::FromInner { parts, reader } => poll_parts(parts, reader, cx),
-            KindProj::FromSource { parts, reader } => poll_parts(parts, Pin::new(reader), cx),
+            KindProj::FromInner { cut } => {
+                let cut = cut.as_mut().project();
+                poll_parts(cut.parts, cut.reader, cx)
+            }
+            KindProj::FromSource { read } => {
+                let Read { parts, reader } = &mut **read;
+                poll_parts(parts, Pin::new(reader), cx)
+            }
         }
     }
 
@@ -143,9 +170,8 @@ where
         match &self.kind {
             Kind::Passthrough { inner } => inner.is_end_stream(),
             Kind::Empty => true,
-            Kind::FromInner { parts, .. } | Kind::FromSource { parts, .. } => {
-                parts.remaining() == 0
-            }
+            Kind::FromInner { cut } => cut.parts.remaining() == 0,
+            Kind::FromSource { read } => read.parts.remaining() == 0,
         }
     }
 
@@ -153,9 +179,8 @@ where
         match &self.kind {
             Kind::Passthrough { inner } => inner.size_hint(),
             Kind::Empty => SizeHint::with_exact(0),
-            Kind::FromInner { parts, .. } | Kind::FromSource { parts, .. } => {
-                SizeHint::with_exact(parts.remaining())
-            }
+            Kind::FromInner { cut } => SizeHint::with_exact(cut.parts.remaining()),
+            Kind::FromSource { read } => SizeHint::with_exact(read.parts.remaining()),
         }
     }
 }
