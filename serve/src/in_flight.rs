@@ -3,7 +3,7 @@
 //! neither module imports the other.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The requests of a connection: a request counts from its head until its response
@@ -14,9 +14,10 @@ pub(crate) struct InFlight {
     ended: AtomicUsize,
     /// When the connection opened; the waits count from it.
     epoch: Instant,
-    /// The wait of each response being answered, looked at only when a deadline
-    /// needs them; those of responses that have ended are cleared out as it grows.
-    waits: Mutex<Vec<Weak<AtomicU64>>>,
+    /// One slot per response being answered, holding its wait; a slot whose response
+    /// has ended (only this vector holds it) is taken by the next request, so a
+    /// request costs no allocation once a connection has had as many in flight.
+    waits: Mutex<Vec<Arc<AtomicU64>>>,
 }
 
 impl InFlight {
@@ -32,14 +33,20 @@ impl InFlight {
     /// Counts a request whose head has arrived, until the guard is dropped.
     pub(crate) fn start(self: &Arc<Self>) -> Answering {
         self.started.fetch_add(1, Ordering::Relaxed);
-        let wait = Arc::new(AtomicU64::new(NOT_WAITING));
         let mut waits = self.waits.lock().unwrap_or_else(PoisonError::into_inner);
-        if waits.len() == waits.capacity() {
-            // Before the vector doubles: it holds about the responses in flight, not
-            // every response the connection has sent.
-            waits.retain(|wait| wait.strong_count() > 0);
-        }
-        waits.push(Arc::downgrade(&wait));
+        let wait = match waits.iter().find(|wait| Arc::strong_count(wait) == 1) {
+            Some(free) => {
+                // Its response cleared it when it ended; again, in case that store
+                // is not yet seen on this thread.
+                free.store(NOT_WAITING, Ordering::Relaxed);
+                free.clone()
+            }
+            None => {
+                let wait = Arc::new(AtomicU64::new(NOT_WAITING));
+                waits.push(wait.clone());
+                wait
+            }
+        };
         drop(waits);
         Answering {
             in_flight: self.clone(),
@@ -60,7 +67,6 @@ impl InFlight {
         let waits = self.waits.lock().unwrap_or_else(PoisonError::into_inner);
         let since = waits
             .iter()
-            .filter_map(Weak::upgrade)
             .map(|wait| wait.load(Ordering::Relaxed))
             .filter(|&since| since != NOT_WAITING)
             .min()?;
@@ -98,6 +104,8 @@ impl Answering {
 
 impl Drop for Answering {
     fn drop(&mut self) {
+        // Frees the slot for the next request.
+        self.wait.store(NOT_WAITING, Ordering::Relaxed);
         self.in_flight.ended.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -139,14 +147,26 @@ mod tests {
     }
 
     #[test]
-    fn the_waits_of_ended_responses_are_cleared_out() {
+    fn the_slots_of_ended_responses_are_taken_again() {
         let in_flight = Arc::new(InFlight::new());
         let kept = in_flight.start();
+        kept.gave();
         for _ in 0..10_000 {
-            drop(in_flight.start());
+            let next = in_flight.start();
+            assert_eq!(next.wait.load(Ordering::Relaxed), NOT_WAITING);
+            next.gave();
         }
-        let waits = in_flight.waits.lock().unwrap().len();
-        assert!(waits <= 4, "{waits} waits kept for one response in flight");
+        let slots = in_flight.waits.lock().unwrap().len();
+        assert_eq!(slots, 2, "one slot per response in flight, at most");
+        assert!(
+            in_flight.longest_wait().is_some(),
+            "the kept response waits"
+        );
         drop(kept);
+        assert_eq!(
+            in_flight.longest_wait(),
+            None,
+            "an ended response no longer counts"
+        );
     }
 }
