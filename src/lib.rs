@@ -140,6 +140,7 @@ mod service;
 mod source;
 mod source_body;
 mod source_reader;
+mod spare;
 #[cfg(feature = "object-store")]
 mod store;
 mod sync_wrapper;

@@ -17,6 +17,7 @@ use crate::prefetch::{Part, Prefetch};
 use crate::range::ByteRange;
 use crate::reader::RangeReader;
 use crate::source::{RangeSource, Storage};
+use crate::spare;
 
 /// Reads ranges from a [`RangeSource`]: bytes in memory are sliced, a file is read
 /// `chunk` bytes at a time with one read in flight, and any other storage gives one
@@ -27,7 +28,9 @@ pub(crate) struct SourceReader {
     chunk: usize,
     reading: Reading,
     /// The last chunk read from a file, kept to read the next into once the server
-    /// has written it and let it go: no allocation and no zeroing per chunk.
+    /// has written it and let it go: no allocation and no zeroing per chunk. When the
+    /// server still holds it, or the body is done, it goes to this thread's spare
+    /// buffers (`spare.rs`).
     last: Option<Bytes>,
     /// The parts read ahead of the current one.
     ahead: Prefetch,
@@ -80,7 +83,7 @@ impl SourceReader {
                         self.reading = Reading::Nothing;
                         done.map_err(io::Error::other).and_then(|read| read)
                     }
-                    _ => match file.read(want.start, step, spare(&mut self.last)) {
+                    _ => match file.read(want.start, step, spare(&mut self.last, step)) {
                         FileRead::Done(result) => result,
                         FileRead::Blocking(read) => {
                             self.reading = Reading::File(read);
@@ -92,7 +95,7 @@ impl SourceReader {
                     Ok(bytes) if bytes.is_empty() => None,
                     Ok(mut bytes) => {
                         bytes.truncate(step);
-                        if (bytes.len() as u64) < want.len() {
+                        if (bytes.len() as u64) < want.len() || spare::worth_keeping(bytes.len()) {
                             self.last = Some(bytes.clone());
                         }
                         Some(Ok(bytes))
@@ -131,9 +134,16 @@ impl SourceReader {
     }
 }
 
-/// The buffer of the `last` chunk, if the server has let it go.
-fn spare(last: &mut Option<Bytes>) -> Option<BytesMut> {
-    last.take()?.try_into_mut().ok()
+/// A buffer to read the next chunk, of `len` bytes, into: the `last` chunk's if the
+/// server has let it go, else a spare one of this thread's.
+fn spare(last: &mut Option<Bytes>, len: usize) -> Option<BytesMut> {
+    if let Some(held) = last.take() {
+        match held.try_into_mut() {
+            Ok(buf) => return Some(buf),
+            Err(held) => spare::keep(held),
+        }
+    }
+    spare::take(len)
 }
 
 impl RangeReader for SourceReader {
@@ -149,8 +159,18 @@ impl RangeReader for SourceReader {
     fn finish(self: Pin<&mut Self>) {
         let this = self.get_mut();
         this.reading = Reading::Nothing;
-        this.last = None;
+        if let Some(last) = this.last.take() {
+            spare::keep(last);
+        }
         this.ahead.clear();
+    }
+}
+
+impl Drop for SourceReader {
+    fn drop(&mut self) {
+        if let Some(last) = self.last.take() {
+            spare::keep(last);
+        }
     }
 }
 

@@ -117,7 +117,7 @@ type Case<'a> = (&'a str, Inner, Method, &'a [(&'a str, &'a str)], u64);
 fn allocations_per_request() {
     let one: &[_] = &[("Range", "bytes=100-199")];
     let four: &[_] = &[("Range", "bytes=0-9,1000-1009,2000-2009,3000-3009")];
-    let cases: [Case<'_>; 11] = [
+    let cases: [Case<'_>; 12] = [
         // Untouched: nothing.
         ("POST, passed through", Inner::Full, Method::POST, &[], 0),
         // `Accept-Ranges: bytes` is a static value, and fits the inner's map.
@@ -159,10 +159,18 @@ fn allocations_per_request() {
         // The same three, and one data buffer for 30 reads of 32 KiB: each read goes into
         // the buffer of the one before, once the body's consumer has let it go. Keeping
         // a handle to it costs the small reference count that `bytes` allocates when a
-        // buffer is first shared, once per read but the last (no 32 KiB buffer and no
-        // zeroing per read).
+        // buffer is first shared, once per read (no 32 KiB buffer and no zeroing per
+        // read). The last handle is kept for the thread's next reads.
         (
             "206, 960 KiB from RangeSource::file",
+            Inner::File,
+            Method::GET,
+            &[("Range", "bytes=0-983039")],
+            34,
+        ),
+        // The same, reading into the buffer the request before kept.
+        (
+            "206, 960 KiB from RangeSource::file, again",
             Inner::File,
             Method::GET,
             &[("Range", "bytes=0-983039")],
