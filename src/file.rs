@@ -10,6 +10,9 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use tokio::task::JoinHandle;
 
+#[cfg(target_os = "linux")]
+use crate::spare;
+
 /// A file read with positioned reads, shared by every response that reads it.
 pub(crate) struct SharedFile {
     file: std::fs::File,
@@ -96,6 +99,10 @@ fn read_cached(file: &std::fs::File, offset: u64, len: usize, spare: Option<Byte
         ReadWriteFlags::NOWAIT,
     ) {
         Ok(0) => Cached::Miss,
+        // A chunk worth keeping is split off, not truncated and frozen: it then
+        // shares its buffer's reference count, which the buffer keeps when it is read
+        // into again, so that its later reads allocate nothing at all.
+        Ok(n) if spare::worth_keeping(n) => Cached::Read(buf.split_to(n).freeze()),
         Ok(n) => {
             buf.truncate(n);
             Cached::Read(buf.freeze())
