@@ -240,12 +240,17 @@ fn parse_spec(element: &[u8]) -> Option<RangeSpec> {
 
 /// Parses `1*DIGIT`, saturating at `u64::MAX` instead of overflowing.
 fn parse_digits(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() {
         return None;
     }
-    Some(digits.iter().fold(0u64, |n, &d| {
-        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-    }))
+    let mut n = 0u64;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n.saturating_mul(10).saturating_add(u64::from(d - b'0'));
+    }
+    Some(n)
 }
 
 /// Strips optional whitespace (`OWS`: spaces and tabs) from both ends.
