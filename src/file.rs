@@ -70,8 +70,7 @@ impl SharedFile {
 /// The most one read copies on the runtime thread: a copy is work the runtime's other
 /// tasks wait for, so a larger `read_chunk` is read in several steps rather than one
 /// long one. `cargo bench --bench range -- seek` measures a read of this size.
-#[cfg(target_os = "linux")]
-const MAX_IN_PLACE: usize = 256 * 1024;
+pub(crate) const MAX_IN_PLACE: usize = 256 * 1024;
 
 /// What a read that must not wait on the disk found.
 #[cfg(target_os = "linux")]

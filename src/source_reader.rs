@@ -132,6 +132,13 @@ impl SourceReader {
             }
         }
     }
+
+    /// Gives the last chunk's buffer to this thread's spare ones.
+    fn give_back_last(&mut self) {
+        if let Some(last) = self.last.take() {
+            spare::keep(last);
+        }
+    }
 }
 
 /// A buffer to read the next chunk, of `len` bytes, into: the `last` chunk's if the
@@ -159,18 +166,14 @@ impl RangeReader for SourceReader {
     fn finish(self: Pin<&mut Self>) {
         let this = self.get_mut();
         this.reading = Reading::Nothing;
-        if let Some(last) = this.last.take() {
-            spare::keep(last);
-        }
+        this.give_back_last();
         this.ahead.clear();
     }
 }
 
 impl Drop for SourceReader {
     fn drop(&mut self) {
-        if let Some(last) = self.last.take() {
-            spare::keep(last);
-        }
+        self.give_back_last();
     }
 }
 

@@ -5,19 +5,21 @@
 //! to it. When the body reads again while the server still holds that chunk, or when
 //! the body is done, the handle comes here; once the server has written the chunk and
 //! dropped it, the handle is the only one left and its buffer can be read into again.
-//! A thread keeps at most [`KEPT`] handles, each of at most [`MAX_LEN`] bytes, whatever
-//! the number of clients.
+//! A thread keeps at most [`KEPT`] handles, each of at most the largest read made in
+//! place, whatever the number of clients.
 
 use std::cell::RefCell;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::file::MAX_IN_PLACE;
+
 /// How many chunks a thread keeps: the newest, each replacing the oldest.
 const KEPT: usize = 4;
 
 /// The chunks worth keeping: from a size whose zeroing and allocation cost more than
-/// keeping it, to the largest read made in place (`file.rs`).
-const LENS: std::ops::RangeInclusive<usize> = 4096..=256 * 1024;
+/// keeping it, to the largest read made in place.
+const LENS: std::ops::RangeInclusive<usize> = 4096..=MAX_IN_PLACE;
 
 /// A thread's kept chunks, and the slot of the next one kept.
 struct Kept {
@@ -94,7 +96,7 @@ mod tests {
     #[test]
     fn a_thread_keeps_its_newest_chunks_of_bounded_size() {
         keep(Bytes::from(vec![0; 4095]));
-        keep(Bytes::from(vec![0; 256 * 1024 + 1]));
+        keep(Bytes::from(vec![0; MAX_IN_PLACE + 1]));
         for len in 1..=2 * KEPT {
             keep(Bytes::from(vec![0; 4096 * len]));
         }
