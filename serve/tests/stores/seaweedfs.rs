@@ -39,6 +39,9 @@ pub struct SeaweedFs {
     pub master: SocketAddr,
 }
 
+/// SeaweedFS started, or why not, with what it started to keep the logs' place.
+type Started = Result<SeaweedFs, (SeaweedFs, String)>;
+
 /// One `weed` process.
 struct Process {
     name: String,
@@ -50,6 +53,10 @@ struct Process {
 impl SeaweedFs {
     /// `weed mini` with `bucket` created.
     pub async fn mini(bucket: &str) -> Self {
+        Self::start(|| Self::try_mini(bucket)).await
+    }
+
+    async fn try_mini(bucket: &str) -> Started {
         let dir = work_dir();
         let [master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc, admin, admin_grpc] =
             free_ports();
@@ -86,8 +93,10 @@ impl SeaweedFs {
             dir,
         };
         weed.spawn("mini", local(master), &args);
-        weed.wait_ready(bucket).await;
-        weed
+        match weed.wait_ready(bucket).await {
+            Ok(()) => Ok(weed),
+            Err(why) => Err((weed, why)),
+        }
     }
 
     /// A cluster of separate processes: one master, `volumes` volume servers named
@@ -95,6 +104,10 @@ impl SeaweedFs {
     /// SeaweedFS's `replication` (`001`: one more copy on another server of the rack).
     /// The gateway creates `bucket` on the first upload.
     pub async fn cluster(volumes: usize, replication: &str, bucket: &str) -> Self {
+        Self::start(|| Self::try_cluster(volumes, replication, bucket)).await
+    }
+
+    async fn try_cluster(volumes: usize, replication: &str, bucket: &str) -> Started {
         let dir = work_dir();
         let [master, master_grpc, filer, filer_grpc, s3, s3_grpc] = free_ports();
         let mut weed = Self {
@@ -117,12 +130,16 @@ impl SeaweedFs {
         ];
         weed.spawn("master", local(master), &args);
         // The others wait for a leader with growing pauses: start them once it is one.
-        weed.wait_for("the master to lead", || async move {
-            http_get(local(master), "/cluster/status")
-                .await
-                .is_some_and(|status| status.contains("\"IsLeader\":true"))
-        })
-        .await;
+        let led = weed
+            .wait_for("the master to lead", || async move {
+                http_get(local(master), "/cluster/status")
+                    .await
+                    .is_some_and(|status| status.contains("\"IsLeader\":true"))
+            })
+            .await;
+        if let Err(why) = led {
+            return Err((weed, why));
+        }
         for n in 1..=volumes {
             let [port, grpc] = free_ports();
             let data = dir.join(format!("volume{n}"));
@@ -164,8 +181,42 @@ impl SeaweedFs {
             format!("-localSocket={}", dir.join("s3.sock").display()),
         ];
         weed.spawn("s3", local(s3), &args);
-        weed.wait_ready(bucket).await;
-        weed
+        match weed.wait_ready(bucket).await {
+            Ok(()) => Ok(weed),
+            Err(why) => Err((weed, why)),
+        }
+    }
+
+    /// Starts SeaweedFS with `start`, again on other ports when it lost one: a port
+    /// free a moment ago can be taken before weed binds it, by any process's outgoing
+    /// connection. Fails the test, with the logs' place, on any other failure.
+    async fn start<F, Fut>(start: F) -> Self
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Started>,
+    {
+        let mut tries = 3;
+        loop {
+            match start().await {
+                Ok(weed) => return weed,
+                Err((weed, why)) if tries > 1 && weed.lost_a_port() => {
+                    tries -= 1;
+                    eprintln!("{why}: a port was taken, starting again on others");
+                }
+                // Dropped as the test fails, it keeps its logs.
+                Err((weed, why)) => panic!("{why}; see {}", weed.dir.display()),
+            }
+        }
+    }
+
+    /// Whether a process stopped because a port it was to listen on was taken.
+    fn lost_a_port(&self) -> bool {
+        self.processes.iter().any(|p| {
+            std::fs::read_to_string(self.dir.join(format!("{}.log", p.name))).is_ok_and(|log| {
+                // Found taken at start, or lost to another bind after that.
+                log.contains("is not available") || log.contains("address already in use")
+            })
+        })
     }
 
     fn spawn(&mut self, name: &str, addr: SocketAddr, args: &[String]) {
@@ -194,9 +245,9 @@ impl SeaweedFs {
         });
     }
 
-    /// Polls `ready` every 100 ms for up to 60 s; fails the test, with the logs' place,
-    /// if it never holds or a process exits.
-    async fn wait_for<F, Fut>(&mut self, what: &str, mut ready: F)
+    /// Polls `ready` every 100 ms for up to 60 s; why not, if it never holds or a
+    /// process exits.
+    async fn wait_for<F, Fut>(&mut self, what: &str, mut ready: F) -> Result<(), String>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
@@ -204,29 +255,23 @@ impl SeaweedFs {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if ready().await {
-                return;
+                return Ok(());
             }
             for p in &mut self.processes {
                 if let Some(status) = p.child.try_wait().unwrap() {
-                    panic!(
-                        "weed {} exited ({status}); see {}",
-                        p.name,
-                        self.dir.display()
-                    );
+                    return Err(format!("weed {} exited ({status})", p.name));
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "waited 60 s for {what}; see {}",
-                self.dir.display()
-            );
+            if Instant::now() >= deadline {
+                return Err(format!("waited 60 s for {what}"));
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     /// Waits until an upload to `bucket` succeeds: every part is up, and the bucket is
     /// there.
-    async fn wait_ready(&mut self, bucket: &str) {
+    async fn wait_ready(&mut self, bucket: &str) -> Result<(), String> {
         let client = self.client_with(bucket, 0);
         self.wait_for("an upload to succeed", || {
             let client = client.clone();
@@ -237,7 +282,7 @@ impl SeaweedFs {
                     .is_ok()
             }
         })
-        .await;
+        .await
     }
 
     /// A client of `bucket`, for the test's own uploads.
